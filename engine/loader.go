@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tributary-data/tributary/connector"
+)
+
+// loader owns the destination side of a run. It runs in one goroutine, so
+// its maps need no lock.
+type loader struct {
+	run     *Run
+	dst     connector.Destination
+	backend stateBackend
+	writers map[string]*streamWriter
+	order   []*streamWriter
+}
+
+// streamWriter is one stream's load in progress.
+type streamWriter struct {
+	name        string
+	w           connector.Writer // opened with the first batch
+	state       json.RawMessage  // newest checkpoint not yet committed
+	committed   json.RawMessage  // newest checkpoint committed
+	rejects     []connector.Reject
+	sample      []connector.Reject // the first rejects of the run, for messages
+	uncommitted int64
+	lastCommit  time.Time
+}
+
+func (l *loader) stream(name string) *streamWriter {
+	sw, ok := l.writers[name]
+	if !ok {
+		sw = &streamWriter{name: name, lastCommit: time.Now()}
+		l.writers[name] = sw
+		l.order = append(l.order, sw)
+	}
+	return sw
+}
+
+func (l *loader) open(ctx context.Context, sw *streamWriter, schema *connector.Schema) error {
+	if sw.w != nil {
+		return nil
+	}
+	var st connector.Stream
+	for _, s := range l.run.streams {
+		if s.Name == sw.name {
+			st = s
+		}
+	}
+	policy := connector.SchemaPolicy(l.run.spec.Options.SchemaPolicy)
+	if policy == "" {
+		policy = connector.SchemaEvolve
+	}
+	w, err := l.dst.Open(ctx, connector.Load{
+		Pipeline:     l.run.spec.Name,
+		RunID:        l.run.opts.RunID,
+		Stream:       sw.name,
+		Schema:       schema,
+		SyncMode:     st.SyncMode,
+		PrimaryKey:   st.PrimaryKey,
+		CursorField:  st.CursorField,
+		SchemaPolicy: policy,
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: open destination: %w", sw.name, err)
+	}
+	sw.w = w
+	return nil
+}
+
+func (l *loader) loop(ctx context.Context, events <-chan event) error {
+	for ev := range events {
+		sw := l.stream(ev.stream)
+		c := l.run.stats[ev.stream]
+		switch ev.kind {
+		case evBatch:
+			if err := l.open(ctx, sw, ev.batch.Schema); err != nil {
+				return err
+			}
+			if err := l.flushRejects(ctx, sw); err != nil {
+				return err
+			}
+			n := int64(ev.batch.Len())
+			if err := sw.w.Write(ctx, ev.batch); err != nil {
+				return fmt.Errorf("stream %s: write: %w", sw.name, err)
+			}
+			c.written.Add(n)
+			sw.uncommitted += n
+		case evRejects:
+			for i := range ev.rejects {
+				ev.rejects[i].RunID = l.run.opts.RunID
+				if ev.rejects[i].At.IsZero() {
+					ev.rejects[i].At = time.Now().UTC()
+				}
+			}
+			sw.rejects = append(sw.rejects, ev.rejects...)
+			if room := 5 - len(sw.sample); room > 0 {
+				sw.sample = append(sw.sample, ev.rejects[:min(room, len(ev.rejects))]...)
+			}
+		case evCheckpoint:
+			sw.state = ev.state
+			if sw.uncommitted >= l.run.commitRows || time.Since(sw.lastCommit) >= l.run.commitInterval {
+				if err := l.commit(ctx, sw, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (l *loader) flushRejects(ctx context.Context, sw *streamWriter) error {
+	if len(sw.rejects) == 0 || sw.w == nil {
+		return nil
+	}
+	if err := sw.w.Quarantine(ctx, sw.rejects); err != nil {
+		return fmt.Errorf("stream %s: quarantine: %w", sw.name, err)
+	}
+	sw.rejects = sw.rejects[:0]
+	return nil
+}
+
+// checkRatio fails a stream whose share of quarantined rows is over the
+// pipeline's limit, before its rows are committed.
+func (l *loader) checkRatio(sw *streamWriter, final bool) error {
+	limit := l.run.spec.Options.MaxQuarantineRatio
+	if limit == nil {
+		return nil
+	}
+	c := l.run.stats[sw.name]
+	read, q := c.read.Load(), c.quarantined.Load()
+	// Early in a stream a few bad rows would swing the ratio; judge
+	// intermediate checkpoints only once there is enough to judge.
+	if read == 0 || (!final && read < 10_000) {
+		return nil
+	}
+	if ratio := float64(q) / float64(read); ratio > *limit {
+		return fmt.Errorf("stream %s: %d of %d rows quarantined (%.2f%%), over max_quarantine_ratio %g: %s",
+			sw.name, q, read, ratio*100, *limit, quarantineSample(sw.sample))
+	}
+	return nil
+}
+
+func (l *loader) commit(ctx context.Context, sw *streamWriter, final bool) error {
+	if err := l.checkRatio(sw, final); err != nil {
+		return err
+	}
+	if sw.w == nil && len(sw.rejects) > 0 {
+		// Every row of the stream was refused: open the destination anyway
+		// so the quarantine holds them, with an empty schema.
+		if err := l.open(ctx, sw, &connector.Schema{}); err != nil {
+			return err
+		}
+	}
+	if err := l.flushRejects(ctx, sw); err != nil {
+		return err
+	}
+	state := sw.state
+	if state == nil {
+		state = sw.committed
+	}
+	wrapped := wrap(final, state)
+	if sw.w != nil {
+		if err := sw.w.Commit(ctx, wrapped); err != nil {
+			return fmt.Errorf("stream %s: commit: %w", sw.name, err)
+		}
+	}
+	if l.backend != nil && (sw.w != nil || final) {
+		if err := l.backend.save(l.run.spec.Name, sw.name, wrapped); err != nil {
+			return fmt.Errorf("stream %s: save state: %w", sw.name, err)
+		}
+	}
+	sw.committed, sw.state = state, nil
+	sw.uncommitted = 0
+	sw.lastCommit = time.Now()
+	return nil
+}
+
+// finish commits every stream's last checkpoint and publishes the loads.
+func (l *loader) finish(ctx context.Context) error {
+	for _, sw := range l.order {
+		if err := l.commit(ctx, sw, true); err != nil {
+			return err
+		}
+		if sw.w != nil {
+			w := sw.w
+			sw.w = nil
+			if err := w.Close(ctx, true); err != nil {
+				return fmt.Errorf("stream %s: publish: %w", sw.name, err)
+			}
+		}
+		l.run.stats[sw.name].finished.Store(time.Now().UnixNano())
+	}
+	return nil
+}
+
+// abort rolls back whatever was not committed.
+func (l *loader) abort(ctx context.Context) {
+	for _, sw := range l.order {
+		if sw.w != nil {
+			if err := sw.w.Close(ctx, false); err != nil {
+				l.run.log.Warn("roll back stream", "stream", sw.name, "error", err)
+			}
+			sw.w = nil
+		}
+	}
+}

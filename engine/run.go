@@ -1,0 +1,319 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/pipeline"
+	"github.com/tributary-data/tributary/transform"
+)
+
+// Defaults for a pipeline's options.
+const (
+	DefaultBatchSize      = 10_000
+	DefaultCommitRows     = 200_000
+	DefaultCommitInterval = 5 * time.Second
+)
+
+// Options tune one run.
+type Options struct {
+	// RunID identifies the run; a new UUID when empty.
+	RunID string
+	// StatePath is the local state file, used when the destination cannot
+	// hold state. Empty means no local state: every run starts over.
+	StatePath string
+	// FullRefresh ignores saved state and reads everything again.
+	FullRefresh bool
+	Logger      *slog.Logger
+}
+
+// Run is one execution of a pipeline. Create it with [New], start it with
+// [Run.Execute]; [Run.Progress] may be called from other goroutines.
+type Run struct {
+	spec    *pipeline.Spec
+	opts    Options
+	streams []connector.Stream
+	stats   map[string]*counters
+	order   []*counters
+	log     *slog.Logger
+	started time.Time
+
+	commitRows     int64
+	commitInterval time.Duration
+}
+
+// New prepares a run of a validated spec.
+func New(spec *pipeline.Spec, opts Options) (*Run, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.RunID == "" {
+		opts.RunID = uuid.NewString()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	r := &Run{
+		spec:           spec,
+		opts:           opts,
+		streams:        spec.ConnectorStreams(),
+		stats:          map[string]*counters{},
+		log:            opts.Logger.With("pipeline", spec.Name, "run_id", opts.RunID),
+		commitRows:     DefaultCommitRows,
+		commitInterval: DefaultCommitInterval,
+	}
+	if n := spec.Options.CommitRows; n > 0 {
+		r.commitRows = int64(n)
+	}
+	if spec.Options.CommitInterval != "" {
+		r.commitInterval, _ = time.ParseDuration(spec.Options.CommitInterval)
+	}
+	for _, s := range r.streams {
+		c := &counters{name: s.Name}
+		r.stats[s.Name] = c
+		r.order = append(r.order, c)
+	}
+	return r, nil
+}
+
+// ID is the run's id.
+func (r *Run) ID() string { return r.opts.RunID }
+
+// Progress returns the counts so far.
+func (r *Run) Progress() []StreamStats {
+	now := time.Now()
+	out := make([]StreamStats, len(r.order))
+	for i, c := range r.order {
+		out[i] = c.stats(now)
+	}
+	return out
+}
+
+// Execute runs the pipeline to the end. The returned error is also recorded
+// in the result, which is never nil.
+func (r *Run) Execute(ctx context.Context) (*Result, error) {
+	r.started = time.Now()
+	res := &Result{RunID: r.opts.RunID, Pipeline: r.spec.Name, StartedAt: r.started.UTC()}
+	err := r.execute(ctx, res)
+	res.FinishedAt = time.Now().UTC()
+	res.Duration = res.FinishedAt.Sub(res.StartedAt)
+	res.Streams = r.Progress()
+	switch {
+	case err == nil:
+		res.Status = Succeeded
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		res.Status, res.Error = Cancelled, err.Error()
+	default:
+		res.Status, res.Error = Failed, err.Error()
+	}
+	r.log.Info("run finished", "status", res.Status, "duration", res.Duration, "error", res.Error)
+	return res, err
+}
+
+func (r *Run) execute(ctx context.Context, res *Result) error {
+	srcCfg, err := json.Marshal(orEmpty(r.spec.Source.Config))
+	if err != nil {
+		return fmt.Errorf("source config: %w", err)
+	}
+	dstCfg, err := json.Marshal(orEmpty(r.spec.Destination.Config))
+	if err != nil {
+		return fmt.Errorf("destination config: %w", err)
+	}
+	src, err := connector.NewSource(ctx, r.spec.Source.Connector, srcCfg)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := connector.NewDestination(ctx, r.spec.Destination.Connector, dstCfg)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+
+	var backend stateBackend
+	if ss, ok := dst.(connector.StateStore); ok {
+		backend = destinationState{ss}
+	} else if r.opts.StatePath != "" {
+		backend = &fileState{path: r.opts.StatePath}
+	}
+	req := connector.ReadRequest{Streams: r.streams, BatchSize: r.spec.Options.BatchSize, State: map[string]json.RawMessage{}}
+	if req.BatchSize == 0 {
+		req.BatchSize = DefaultBatchSize
+	}
+	if backend != nil {
+		res.StateStore = backend.String()
+		stored, err := backend.load(ctx, r.spec.Name)
+		if err != nil {
+			return fmt.Errorf("load state: %w", err)
+		}
+		for _, s := range r.streams {
+			env, err := unwrap(stored[s.Name])
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", s.Name, err)
+			}
+			// Full refreshes resume only an unfinished read; incremental
+			// streams always continue from the cursor.
+			if !r.opts.FullRefresh && env.State != nil && (s.SyncMode.Incremental() || !env.Done) {
+				req.State[s.Name] = env.State
+			}
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	events := make(chan event, 4)
+	em := &emitter{run: r, events: events, chains: map[string]transform.Chain{}}
+	g.Go(func() error {
+		defer close(events)
+		if err := src.Read(gctx, req, em); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		return nil
+	})
+	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}}
+	g.Go(func() error { return ld.loop(gctx, events) })
+	err = g.Wait()
+	if err == nil {
+		err = ld.finish(ctx)
+	}
+	if err != nil {
+		ld.abort(context.WithoutCancel(ctx))
+		return err
+	}
+	return nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+type eventKind int
+
+const (
+	evBatch eventKind = iota
+	evCheckpoint
+	evRejects
+)
+
+type event struct {
+	kind    eventKind
+	stream  string
+	batch   *connector.Batch
+	state   json.RawMessage
+	rejects []connector.Reject
+}
+
+// emitter receives the source's output, runs the transform steps in the
+// source's goroutine and hands the results to the loader.
+type emitter struct {
+	run    *Run
+	events chan<- event
+	mu     sync.Mutex
+	chains map[string]transform.Chain
+}
+
+func (e *emitter) counters(stream string) (*counters, error) {
+	c, ok := e.run.stats[stream]
+	if !ok {
+		return nil, fmt.Errorf("source emitted stream %q, which the pipeline did not select", stream)
+	}
+	c.start(time.Now())
+	return c, nil
+}
+
+func (e *emitter) send(ctx context.Context, ev event) error {
+	select {
+	case e.events <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *emitter) Emit(ctx context.Context, b *connector.Batch) error {
+	c, err := e.counters(b.Stream)
+	if err != nil {
+		return err
+	}
+	n := b.Len()
+	c.read.Add(int64(n))
+	e.mu.Lock()
+	chain, ok := e.chains[b.Stream]
+	if !ok {
+		chain, err = e.run.spec.Steps(b.Stream)
+		if err != nil {
+			e.mu.Unlock()
+			return err
+		}
+		e.chains[b.Stream] = chain
+	}
+	stream := b.Stream
+	out, tr, err := chain.Apply(ctx, b)
+	e.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	c.filtered.Add(int64(tr.Filtered))
+	if len(tr.Rejects) > 0 {
+		for i := range tr.Rejects {
+			tr.Rejects[i].Stream = stream
+		}
+		c.quarantined.Add(int64(len(tr.Rejects)))
+		if err := e.send(ctx, event{kind: evRejects, stream: stream, rejects: tr.Rejects}); err != nil {
+			return err
+		}
+	}
+	if out.Len() == 0 {
+		return nil
+	}
+	return e.send(ctx, event{kind: evBatch, stream: stream, batch: out})
+}
+
+func (e *emitter) Checkpoint(ctx context.Context, stream string, state json.RawMessage) error {
+	if _, err := e.counters(stream); err != nil {
+		return err
+	}
+	return e.send(ctx, event{kind: evCheckpoint, stream: stream, state: append(json.RawMessage(nil), state...)})
+}
+
+func (e *emitter) Reject(ctx context.Context, rj connector.Reject) error {
+	c, err := e.counters(rj.Stream)
+	if err != nil {
+		return err
+	}
+	if rj.Step == "" {
+		rj.Step = "read"
+	}
+	c.read.Add(1)
+	c.quarantined.Add(1)
+	return e.send(ctx, event{kind: evRejects, stream: rj.Stream, rejects: []connector.Reject{rj}})
+}
+
+// quarantineSample renders the first few rejects of a run for an error
+// message, so a failed run says why without opening the quarantine.
+func quarantineSample(rs []connector.Reject) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(rs)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", r.Origin, r.Reason)
+	}
+	return b.String()
+}

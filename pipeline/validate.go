@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/transform"
+)
+
+// Validate checks everything that can be checked without connecting
+// anywhere and returns all problems as [Errors], each with its path and,
+// for parsed files, its line.
+func (s *Spec) Validate() error {
+	var errs Errors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Line: s.lines.Line(path), Msg: fmt.Sprintf(format, args...)})
+	}
+	if s.Version != 1 {
+		add("version", "must be 1")
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		add("name", "is required")
+	}
+	s.validateEnd("source", s.Source.Connector, s.Source.Connection, s.Source.Config, true, add)
+	s.validateEnd("destination", s.Destination.Connector, s.Destination.Connection, s.Destination.Config, false, add)
+
+	if len(s.Source.Streams) == 0 {
+		add("source.streams", "select at least one stream")
+	}
+	seen := map[string]bool{}
+	for i, st := range s.Source.Streams {
+		p := fmt.Sprintf("source.streams[%d]", i)
+		if st.Name == "" {
+			add(p+".name", "is required")
+		} else if seen[st.Name] {
+			add(p+".name", "stream %q is listed twice", st.Name)
+		}
+		seen[st.Name] = true
+		mode := connector.SyncMode(st.SyncMode)
+		if st.SyncMode != "" && !slices.Contains(connector.SyncModes, mode) {
+			add(p+".sync_mode", "unknown sync mode %q (known: %v)", st.SyncMode, connector.SyncModes)
+		}
+		if mode == connector.IncrementalDedup && len(st.PrimaryKey) == 0 {
+			add(p+".primary_key", "is required for incremental_dedup")
+		}
+		for _, f := range sortedKeys(st.Schema) {
+			if _, err := connector.ParseType(st.Schema[f]); err != nil {
+				add(p+".schema."+f, "unknown type %q (known: %v)", st.Schema[f], connector.Types)
+			}
+		}
+		s.validateSteps(p+".transforms", st.Transforms, add)
+	}
+	s.validateSteps("transforms", s.Transforms, add)
+
+	o := s.Options
+	if o.BatchSize < 0 {
+		add("options.batch_size", "must be positive")
+	}
+	if r := o.MaxQuarantineRatio; r != nil && (*r < 0 || *r > 1 || math.IsNaN(*r)) {
+		add("options.max_quarantine_ratio", "must be between 0 and 1")
+	}
+	if o.SchemaPolicy != "" && !slices.Contains([]connector.SchemaPolicy{connector.SchemaEvolve, connector.SchemaFreeze, connector.SchemaDiscard}, connector.SchemaPolicy(o.SchemaPolicy)) {
+		add("options.schema_policy", "unknown policy %q (known: evolve, freeze, discard)", o.SchemaPolicy)
+	}
+	if o.CommitInterval != "" {
+		if d, err := time.ParseDuration(o.CommitInterval); err != nil || d <= 0 {
+			add("options.commit_interval", "must be a positive duration such as \"5s\"")
+		}
+	}
+	for i, d := range s.DependsOn {
+		if strings.TrimSpace(d) == "" {
+			add(fmt.Sprintf("depends_on[%d]", i), "must name a pipeline")
+		} else if d == s.Name {
+			add(fmt.Sprintf("depends_on[%d]", i), "a pipeline cannot depend on itself")
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(a, b int) bool { return errs[a].Line < errs[b].Line })
+	return errs
+}
+
+func (s *Spec) validateEnd(path, name, conn string, cfg map[string]any, source bool, add func(string, string, ...any)) {
+	switch {
+	case name == "" && conn == "":
+		add(path+".connector", "is required")
+		return
+	case name != "" && conn != "":
+		add(path+".connection", "give either a connector or a stored connection, not both")
+		return
+	case name == "":
+		return // a stored connection is checked by the server that stores it
+	}
+	info, ok := connector.Lookup(name)
+	var spec *connector.Spec
+	if ok && source {
+		spec = info.Source
+	} else if ok {
+		spec = info.Destination
+	}
+	if spec == nil {
+		kind := "destination"
+		if source {
+			kind = "source"
+		}
+		add(path+".connector", "unknown %s connector %q (see `tributary connectors`)", kind, name)
+		return
+	}
+	for _, e := range validateConfig(spec.Config, cfg) {
+		p := path + ".config"
+		if e.Path != "" {
+			p += "." + e.Path
+		}
+		add(p, "%s", e.Msg)
+	}
+}
+
+func (s *Spec) validateSteps(path string, steps []Step, add func(string, string, ...any)) {
+	for i, st := range steps {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if _, err := transform.Build(st.Name, st.Args); err != nil {
+			stepErrs(p, st.Name, err, add)
+		}
+	}
+}
+
+func stepErrs(p, name string, err error, add func(string, string, ...any)) {
+	var list transform.Errors
+	var one *transform.Error
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			stepErrs(p, name, e, add)
+		}
+	case errors.As(err, &one):
+		path := p + "." + name
+		if one.Path != "" {
+			path += "." + one.Path
+		}
+		if strings.HasPrefix(one.Msg, "unknown step") {
+			path = p
+		}
+		add(path, "%s", one.Msg)
+	default:
+		add(p+"."+name, "%v", err)
+	}
+}
+
+// validateConfig checks a connector config against the connector's JSON
+// Schema and returns problems with dotted paths relative to the config.
+func validateConfig(schema json.RawMessage, cfg map[string]any) []FieldError {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return []FieldError{{Msg: "connector spec is not valid JSON Schema: " + err.Error()}}
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("config.json", doc); err != nil {
+		return []FieldError{{Msg: err.Error()}}
+	}
+	sch, err := c.Compile("config.json")
+	if err != nil {
+		return []FieldError{{Msg: "connector spec: " + err.Error()}}
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return []FieldError{{Msg: err.Error()}}
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return []FieldError{{Msg: err.Error()}}
+	}
+	var verr *jsonschema.ValidationError
+	if err := sch.Validate(inst); !errors.As(err, &verr) {
+		return nil
+	}
+	var out []FieldError
+	for _, u := range verr.BasicOutput().Errors {
+		if u.Error == nil {
+			continue
+		}
+		msg := u.Error.String()
+		if strings.HasPrefix(msg, "validation failed") {
+			continue
+		}
+		path := strings.ReplaceAll(strings.TrimPrefix(u.InstanceLocation, "/"), "/", ".")
+		out = append(out, FieldError{Path: path, Msg: msg})
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
