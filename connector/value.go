@@ -48,8 +48,11 @@ func ParseValue(t Type, s string) (any, error) {
 		return v, nil
 	case TypeDecimal:
 		v, err := ParseDecimal(strings.TrimSpace(s))
+		if errors.Is(err, ErrDecimalRange) {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("not a decimal: %q: %w", s, err)
+			return nil, fmt.Errorf("not a decimal: %q", s)
 		}
 		return v, nil
 	case TypeBool:

@@ -104,7 +104,14 @@ func (c *cast) Name() string { return "cast" }
 
 func (c *cast) plan(in *connector.Schema) (castPlan, error) {
 	p := castPlan{out: in.Clone()}
-	for field, t := range c.targets {
+	fields := make([]string, 0, len(c.targets))
+	for f := range c.targets {
+		fields = append(fields, f)
+	}
+	// Columns in schema order, so the reason a row names is stable.
+	slices.SortFunc(fields, func(a, b string) int { return in.Index(a) - in.Index(b) })
+	for _, field := range fields {
+		t := c.targets[field]
 		i := in.Index(field)
 		if i < 0 {
 			return p, fmt.Errorf("field %q is not in the stream (fields: %v)", field, in.Names())
