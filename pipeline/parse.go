@@ -84,7 +84,7 @@ func Parse(data []byte, env LookupEnv) (*Spec, error) {
 // yaml.v3 cannot refuse unknown fields when decoding from a node, and a
 // misspelt option must not be ignored silently.
 var knownKeys = map[string][]string{
-	"":            {"version", "name", "description", "source", "destination", "transforms", "options", "schedule", "depends_on"},
+	"":            {"version", "name", "description", "source", "destination", "transforms", "checks", "options", "schedule", "depends_on"},
 	"source":      {"connector", "connection", "config", "streams"},
 	"destination": {"connector", "connection", "config"},
 	"options":     {"batch_size", "max_quarantine_ratio", "schema_policy", "commit_rows", "commit_interval", "state_file"},

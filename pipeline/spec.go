@@ -20,11 +20,13 @@ type Spec struct {
 	Source      Source      `json:"source" yaml:"source"`
 	Destination Destination `json:"destination" yaml:"destination"`
 	// Transforms run on every stream, before the stream's own steps.
-	Transforms []Step    `json:"transforms,omitempty" yaml:"transforms,omitempty"`
-	Options    Options   `json:"options,omitempty" yaml:"options,omitempty"`
-	Schedule   string    `json:"schedule,omitempty" yaml:"schedule,omitempty"`
-	DependsOn  []string  `json:"depends_on,omitempty" yaml:"depends_on,omitempty"`
-	lines      lineIndex `json:"-" yaml:"-"`
+	Transforms []Step `json:"transforms,omitempty" yaml:"transforms,omitempty"`
+	// Checks are data quality checks applied to every stream.
+	Checks    []Check   `json:"checks,omitempty" yaml:"checks,omitempty"`
+	Options   Options   `json:"options,omitempty" yaml:"options,omitempty"`
+	Schedule  string    `json:"schedule,omitempty" yaml:"schedule,omitempty"`
+	DependsOn []string  `json:"depends_on,omitempty" yaml:"depends_on,omitempty"`
+	lines     lineIndex `json:"-" yaml:"-"`
 }
 
 // Source names the connector (or stored connection) to read and the streams
@@ -53,8 +55,14 @@ type Stream struct {
 	CursorField string            `json:"cursor_field,omitempty" yaml:"cursor_field,omitempty"`
 	Schema      map[string]string `json:"schema,omitempty" yaml:"schema,omitempty"`
 	Transforms  []Step            `json:"transforms,omitempty" yaml:"transforms,omitempty"`
+	Checks      []Check           `json:"checks,omitempty" yaml:"checks,omitempty"`
 	Config      map[string]any    `json:"-" yaml:"-"`
 }
+
+// Check is one data quality check as written: a map whose `check` key
+// names the kind (row_count, null_ratio, unique, freshness, expression,
+// accepted_values) and whose other keys are its settings.
+type Check map[string]any
 
 // Options tune a run.
 type Options struct {
@@ -81,7 +89,7 @@ type Step struct {
 	Line int
 }
 
-var streamKeys = map[string]bool{"name": true, "sync_mode": true, "primary_key": true, "cursor_field": true, "schema": true, "transforms": true}
+var streamKeys = map[string]bool{"name": true, "sync_mode": true, "primary_key": true, "cursor_field": true, "schema": true, "transforms": true, "checks": true}
 
 // UnmarshalYAML keeps a stream's connector-specific keys in Config.
 func (s *Stream) UnmarshalYAML(n *yaml.Node) error {
@@ -151,6 +159,9 @@ func (s Stream) flat() map[string]any {
 	}
 	if len(s.Transforms) > 0 {
 		m["transforms"] = s.Transforms
+	}
+	if len(s.Checks) > 0 {
+		m["checks"] = s.Checks
 	}
 	for k, v := range s.Config {
 		m[k] = v

@@ -161,3 +161,36 @@ func RowJSON(s *connector.Schema, row []any) string {
 	}
 	return string(b)
 }
+
+// Lineage of select and drop: the kept fields, unchanged.
+func (p *project) Lineage(in []string) ([]string, map[string][]string) {
+	var out []string
+	if p.keep {
+		for _, f := range p.fields {
+			if slices.Contains(in, f) {
+				out = append(out, f)
+			}
+		}
+		return out, nil
+	}
+	for _, f := range in {
+		if !slices.Contains(p.fields, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Lineage of rename: each new name comes from its old one.
+func (r *rename) Lineage(in []string) ([]string, map[string][]string) {
+	out := make([]string, len(in))
+	from := map[string][]string{}
+	for i, f := range in {
+		out[i] = f
+		if n, ok := r.to[f]; ok {
+			out[i] = n
+			from[n] = []string{f}
+		}
+	}
+	return out, from
+}

@@ -19,10 +19,39 @@ type Step interface {
 	Apply(ctx context.Context, b *connector.Batch) (*connector.Batch, Result, error)
 }
 
-// Result is what a step did besides producing rows.
+// Result is what a step did besides producing rows. Every input row is
+// either in the output batch, rejected, filtered or deduplicated.
 type Result struct {
 	Rejects  []connector.Reject
 	Filtered int
+	// Deduplicated counts rows merged into another row; Merges lists them.
+	Deduplicated int
+	Merges       []Merge
+}
+
+// Merge records a row merged away by a dedup step, for the run result.
+type Merge struct {
+	Stream  string  `json:"stream"`
+	Kept    string  `json:"kept"`    // origin of the surviving row
+	Dropped string  `json:"dropped"` // origin of the merged-away row
+	Method  string  `json:"method"`  // "exact", "jaro_winkler", "levenshtein"
+	Score   float64 `json:"score,omitempty"`
+}
+
+// Lineager is implemented by steps that know where their output fields
+// come from; lineage is computed from it without reading any data.
+type Lineager interface {
+	// Lineage returns the output field names for the input field names in,
+	// and for each output field the input fields it is computed from. An
+	// output field absent from the map passes through unchanged.
+	Lineage(in []string) (out []string, from map[string][]string)
+}
+
+// Flusher is implemented by steps that hold rows back until the stream
+// ends (a dedup keeping the last or most complete row); the engine calls
+// Flush once after the last batch of a stream.
+type Flusher interface {
+	Flush(ctx context.Context) (*connector.Batch, Result, error)
 }
 
 // Error is a problem in a step's settings at Path, relative to the step's
@@ -104,8 +133,7 @@ func (c Chain) Apply(ctx context.Context, b *connector.Batch) (*connector.Batch,
 				r.Rejects[i].Step = s.Name()
 			}
 		}
-		total.Rejects = append(total.Rejects, r.Rejects...)
-		total.Filtered += r.Filtered
+		total = total.add(r)
 		b = out
 		if b.Len() == 0 {
 			break
@@ -155,4 +183,42 @@ func stringList(args any, path string) ([]string, error) {
 // record, since after parsing the original text is gone.
 func reject(b *connector.Batch, i int, reason string) connector.Reject {
 	return connector.Reject{Stream: b.Stream, Origin: b.Origin(i), Raw: RowJSON(b.Schema, b.Rows[i]), Reason: reason}
+}
+
+// Flush ends a stream: every step that holds rows back releases them, and
+// they pass through the steps after it.
+func (c Chain) Flush(ctx context.Context) ([]*connector.Batch, Result, error) {
+	var out []*connector.Batch
+	var total Result
+	for i, s := range c {
+		f, ok := s.(Flusher)
+		if !ok {
+			continue
+		}
+		b, r, err := f.Flush(ctx)
+		if err != nil {
+			return nil, total, fmt.Errorf("step %s: %w", s.Name(), err)
+		}
+		total = total.add(r)
+		if b == nil || b.Len() == 0 {
+			continue
+		}
+		b, r, err = c[i+1:].Apply(ctx, b)
+		if err != nil {
+			return nil, total, err
+		}
+		total = total.add(r)
+		if b.Len() > 0 {
+			out = append(out, b)
+		}
+	}
+	return out, total, nil
+}
+
+func (r Result) add(o Result) Result {
+	r.Rejects = append(r.Rejects, o.Rejects...)
+	r.Filtered += o.Filtered
+	r.Deduplicated += o.Deduplicated
+	r.Merges = append(r.Merges, o.Merges...)
+	return r
 }
