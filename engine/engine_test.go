@@ -48,7 +48,11 @@ func (g *genSource) Read(ctx context.Context, req connector.ReadRequest, emit co
 			start = cp.Next
 		}
 		b := connector.NewBatch(st.Name, schema, 10)
-		for id := start; id < g.n; id++ {
+		n := g.n
+		if req.Limit > 0 {
+			n = min(n, start+req.Limit)
+		}
+		for id := start; id < n; id++ {
 			if g.failAt > 0 && id == g.failAt {
 				return fmt.Errorf("source died at %d", id)
 			}
@@ -59,7 +63,7 @@ func (g *genSource) Read(ctx context.Context, req connector.ReadRequest, emit co
 			} else {
 				b.Append([]any{int64(id), strconv.Itoa(id) + ".5"})
 			}
-			if (id+1)%10 == 0 || id == g.n-1 {
+			if (id+1)%10 == 0 || id == n-1 {
 				if b.Len() > 0 {
 					if err := emit.Emit(ctx, b); err != nil {
 						return err
@@ -298,5 +302,34 @@ func TestStateFileWhenDestinationHoldsNone(t *testing.T) {
 	res, err := r.Execute(context.Background())
 	if err != nil || res.Streams[0].Read != 30 {
 		t.Errorf("--full-refresh read %d rows, err %v", res.Streams[0].Read, err)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	s := spec(t, "preview", `      transforms:
+        - rename: {amount: price}
+        - cast: {price: decimal}`, 1000, "2", 0, true)
+	p, err := RunPreview(context.Background(), s, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := p.Streams[0]
+	if len(sp.Steps) != 2 || sp.Steps[0].Step != "rename" || sp.Steps[1].Step != "cast" {
+		t.Fatalf("steps = %+v", sp.Steps)
+	}
+	if got := sp.Steps[0].Before.Schema.Names(); got[1] != "amount" {
+		t.Errorf("rename before = %v", got)
+	}
+	if got := sp.Output.Schema.Fields[1]; got.Name != "price" || got.Type != connector.TypeDecimal {
+		t.Errorf("output field = %+v", got)
+	}
+	if len(sp.Input.Rows) > 10 || len(sp.Output.Rows) == 0 {
+		t.Errorf("preview read %d rows, output %d", len(sp.Input.Rows), len(sp.Output.Rows))
+	}
+	if len(sp.Rejects) != 1 || sp.Rejects[0].Origin != "gen:2" {
+		t.Errorf("rejects = %+v", sp.Rejects)
+	}
+	if d, ok := dests.Load("preview"); ok && len(d.(*memDestination).committed) > 0 {
+		t.Error("preview wrote to the destination")
 	}
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-data/tributary/transform"
 )
 
 // Status of a run.
@@ -29,6 +31,8 @@ type Result struct {
 	// path of the local state file.
 	StateStore string        `json:"state_store,omitempty"`
 	Streams    []StreamStats `json:"streams"`
+	// Merges lists rows merged away by dedup steps (at most MaxMerges).
+	Merges []transform.Merge `json:"merges,omitempty"`
 }
 
 // StreamStats counts one stream's rows.

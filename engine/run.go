@@ -50,6 +50,28 @@ type Run struct {
 
 	commitRows     int64
 	commitInterval time.Duration
+
+	mergeMu sync.Mutex
+	merges  []transform.Merge
+}
+
+// MaxMerges bounds the merges a run result lists; the count is exact
+// beyond it.
+const MaxMerges = 10_000
+
+func (r *Run) addMerges(stream string, ms []transform.Merge) {
+	if len(ms) == 0 {
+		return
+	}
+	r.mergeMu.Lock()
+	defer r.mergeMu.Unlock()
+	for _, m := range ms {
+		if len(r.merges) >= MaxMerges {
+			return
+		}
+		m.Stream = stream
+		r.merges = append(r.merges, m)
+	}
 }
 
 // New prepares a run of a validated spec.
@@ -108,6 +130,9 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	res.FinishedAt = time.Now().UTC()
 	res.Duration = res.FinishedAt.Sub(res.StartedAt)
 	res.Streams = r.Progress()
+	r.mergeMu.Lock()
+	res.Merges = r.merges
+	r.mergeMu.Unlock()
 	switch {
 	case err == nil:
 		res.Status = Succeeded
@@ -177,7 +202,7 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 		if err := src.Read(gctx, req, em); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		return nil
+		return em.flush(gctx)
 	})
 	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}}
 	g.Go(func() error { return ld.loop(gctx, events) })
@@ -265,7 +290,14 @@ func (e *emitter) Emit(ctx context.Context, b *connector.Batch) error {
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", stream, err)
 	}
+	return e.forward(ctx, c, stream, out, tr)
+}
+
+// forward counts what the steps did and hands their output to the loader.
+func (e *emitter) forward(ctx context.Context, c *counters, stream string, out *connector.Batch, tr transform.Result) error {
 	c.filtered.Add(int64(tr.Filtered))
+	c.dedup.Add(int64(tr.Deduplicated))
+	e.run.addMerges(stream, tr.Merges)
 	if len(tr.Rejects) > 0 {
 		for i := range tr.Rejects {
 			tr.Rejects[i].Stream = stream
@@ -275,10 +307,37 @@ func (e *emitter) Emit(ctx context.Context, b *connector.Batch) error {
 			return err
 		}
 	}
-	if out.Len() == 0 {
+	if out == nil || out.Len() == 0 {
 		return nil
 	}
 	return e.send(ctx, event{kind: evBatch, stream: stream, batch: out})
+}
+
+// flush ends every stream's steps once the source is done, releasing rows
+// that steps such as dedup held back.
+func (e *emitter) flush(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.run.streams {
+		chain, ok := e.chains[s.Name]
+		if !ok {
+			continue
+		}
+		batches, tr, err := chain.Flush(ctx)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		c := e.run.stats[s.Name]
+		if err := e.forward(ctx, c, s.Name, nil, tr); err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if err := e.send(ctx, event{kind: evBatch, stream: s.Name, batch: b}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (e *emitter) Checkpoint(ctx context.Context, stream string, state json.RawMessage) error {
