@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
@@ -223,12 +225,13 @@ func parseExpr(src string) (exprSource, error) {
 	if strings.TrimSpace(src) == "" {
 		return e, errors.New("expression is empty")
 	}
-	opts := append(exprOptions(), expr.AllowUndefinedVariables())
-	prog, err := expr.Compile(src, opts...)
+	// Only the syntax is checked here: without the schema a field named
+	// like a builtin (count, date) would look like a misuse of it.
+	tree, err := parser.Parse(src)
 	if err != nil {
 		return e, exprError(err)
 	}
-	v := identifiers(prog.Node())
+	v := identifiers(tree.Node)
 	e.vars, e.allFields = v.names, v.all
 	if len(v.calls) > 0 {
 		known := map[string]bool{}
@@ -362,6 +365,10 @@ type program struct {
 	names []string
 	env   map[string]any
 	vm    vm.VM
+	// decimal is set when the expression reads a decimal field: its float
+	// results are rounded to 15 significant digits, so 19.99 * 100 is 1999
+	// rather than 1998.9999999999998.
+	decimal bool
 }
 
 // compile types the expression against schema in. extra holds names that
@@ -376,7 +383,18 @@ func (e exprSource) compile(in *connector.Schema, extra map[string]any, opts ...
 		if _, ok := extra[f.Name]; ok {
 			continue
 		}
-		env[f.Name] = exprSample(f.Type)
+		if f.Type == connector.TypeJSON {
+			// Left out of the typed environment so the checker treats it
+			// as any value; see AllowUndefinedVariables below.
+			if e.allFields || slices.Contains(e.vars, f.Name) {
+				env[f.Name] = nil
+			}
+		} else {
+			env[f.Name] = exprSample(f.Type)
+		}
+		if f.Type == connector.TypeDecimal && (e.allFields || slices.Contains(e.vars, f.Name)) {
+			p.decimal = true
+		}
 		if e.allFields || slices.Contains(e.vars, f.Name) {
 			p.cols = append(p.cols, i)
 			p.names = append(p.names, f.Name)
@@ -389,7 +407,15 @@ func (e exprSource) compile(in *connector.Schema, extra map[string]any, opts ...
 			}
 		}
 	}
-	opts = append(append(exprOptions(), expr.Env(env)), opts...)
+	// A json field has no static type: hide it from the checker, which
+	// then types it as any. Unknown names were refused above.
+	typed := make(map[string]any, len(env))
+	for k, v := range env {
+		if v != nil || extra[k] != nil {
+			typed[k] = v
+		}
+	}
+	opts = append(append(exprOptions(), expr.Env(typed), expr.AllowUndefinedVariables()), opts...)
 	prog, err := expr.Compile(e.src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", e.src, exprError(err))
@@ -413,7 +439,21 @@ func (p *program) run(row []any) (out any, err error) {
 	if err != nil {
 		return nil, runError(err)
 	}
+	if f, ok := out.(float64); ok && p.decimal {
+		out = round15(f)
+	}
 	return out, nil
+}
+
+func round15(f float64) float64 {
+	if math.IsInf(f, 0) || math.IsNaN(f) || f == 0 {
+		return f
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
+	if err != nil {
+		return f
+	}
+	return r
 }
 
 // runError keeps the message of a run-time error, without the snippet
