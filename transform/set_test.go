@@ -127,4 +127,3 @@ func TestSetLineage(t *testing.T) {
 		t.Errorf("from = %v, want %v", from, want)
 	}
 }
-
