@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -419,19 +418,42 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// validEmail accepts a bare address (no display name) with a dot in the
-// domain, which is what a column of emails should hold.
+// validEmail accepts a bare address (no display name, no quoted local
+// part) whose domain has at least two labels, which is what a column of
+// emails should hold. It is hand-written because net/mail parsing cost
+// microseconds a row.
 func validEmail(s string) bool {
-	if s == "" || strings.ContainsAny(s, " <>") {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at > 64 || len(s)-at-1 > 255 || !utf8.ValidString(s) {
 		return false
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
+	local, dom := s[:at], s[at+1:]
+	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
 		return false
 	}
-	at := strings.LastIndexByte(s, '@')
-	dom := s[at+1:]
-	return strings.Contains(dom, ".") && !strings.HasPrefix(dom, ".") && !strings.HasSuffix(dom, ".")
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if !(isAlnum(c) || c >= 0x80 || strings.IndexByte(".!#$%&'*+/=?^_`{|}~-", c) >= 0) {
+			return false
+		}
+	}
+	labels := 0
+	for label := range strings.SplitSeq(dom, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(isAlnum(c) || c == '-' || c >= 0x80) {
+				return false
+			}
+		}
+		labels++
+	}
+	return labels >= 2
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Lineage of validate: fields pass through unchanged.

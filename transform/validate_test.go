@@ -130,3 +130,17 @@ func TestValidateOnFail(t *testing.T) {
 		t.Errorf("fail: error %v, want %s", err, want)
 	}
 }
+
+func TestValidEmail(t *testing.T) {
+	for s, want := range map[string]bool{
+		"ann@example.com": true, "a.b+tag@sub.example.co.uk": true, "o'neil@example.ie": true, "josé@exämple.de": true,
+		"": false, "ann": false, "@example.com": false, "ann@": false, "ann@localhost": false, "ann@@example.com": false,
+		"a@b@example.com": false, ".ann@example.com": false, "ann.@example.com": false, "a..b@example.com": false,
+		"ann@-example.com": false, "ann@example..com": false, "Ann <ann@example.com>": false, "ann smith@example.com": false,
+		"ann@exa_mple.com": false, "ann@example.com.": false,
+	} {
+		if got := validEmail(s); got != want {
+			t.Errorf("validEmail(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
