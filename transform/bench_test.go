@@ -136,4 +136,3 @@ func (f stepFunc) Apply(_ context.Context, b *connector.Batch) (*connector.Batch
 	f(b)
 	return b, Result{}, nil
 }
-
