@@ -136,7 +136,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 func writeManifest(dir string, m *Manifest) error {
 	m.Version = manifestVersion
 	m.UpdatedAt = time.Now().UTC()
-	b, err := json.MarshalIndent(m, "", " ")
+	// Compact, so a state reads back byte for byte as it was committed.
+	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}

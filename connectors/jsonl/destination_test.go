@@ -1,0 +1,124 @@
+package jsonl
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/filesink/sinktest"
+)
+
+func TestDestinationConformance(t *testing.T) {
+	sinktest.Run(t, sinktest.Options{Format: SinkFormat()})
+}
+
+// TestDestinationLines checks the text itself: what other tools read.
+func TestDestinationLines(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dst, err := connector.NewDestination(ctx, "jsonl", json.RawMessage(`{"path":"`+dir+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := dst.Open(ctx, connector.Load{Pipeline: "p", RunID: "r", Stream: "types", Schema: sinktest.AllTypes, SyncMode: connector.FullRefreshAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connector.NewBatch("types", sinktest.AllTypes, 4)
+	for _, r := range sinktest.AllTypesRows() {
+		b.Append(r)
+	}
+	if err := w.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := filesink.Parts(dir, "types")
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("parts = %v, %v", parts, err)
+	}
+	data, err := os.ReadFile(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	tests := []struct {
+		line int
+		want string
+	}{
+		{0, `"decimal":123.45,`},
+		{0, `"date":"2024-02-29",`},
+		{0, `"timestamp":"2024-03-01T12:30:45.123456789Z",`},
+		{0, `"bytes":"AAEC/w==",`},
+		{0, `"json":{"a":[1,"x",null],"b":true}}`},
+		{0, `"int64":9223372036854775807,`},
+		{1, `"decimal":-99999999999999.9999,`},
+		{1, `"float64":-0.000001,`},
+		{1, `newline \n tab \t unicode é 名 emoji 🎉"`},
+		{2, `"float64":1e+300,`},
+		{3, `{"bool":null,"int64":null,`},
+	}
+	for _, tc := range tests {
+		if !strings.Contains(lines[tc.line], tc.want) {
+			t.Errorf("line %d = %s\nwant it to contain %s", tc.line, lines[tc.line], tc.want)
+		}
+	}
+	for i, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("line %d is not valid JSON: %s", i, l)
+		}
+	}
+}
+
+func TestDestinationConfig(t *testing.T) {
+	tests := []struct {
+		config  string
+		wantErr bool
+	}{
+		{`{"path":"out"}`, false},
+		{`{}`, true},
+		{`{"path":"out","typo":1}`, true},
+	}
+	for _, tc := range tests {
+		_, err := NewDestination(context.Background(), json.RawMessage(tc.config))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: err = %v, want error %v", tc.config, err, tc.wantErr)
+		}
+	}
+}
+
+func BenchmarkDestinationWrite(b *testing.B) {
+	schema := connector.NewSchema(
+		connector.Field{Name: "id", Type: connector.TypeInt64},
+		connector.Field{Name: "name", Type: connector.TypeString},
+		connector.Field{Name: "amount", Type: connector.TypeDecimal},
+		connector.Field{Name: "at", Type: connector.TypeTimestamp},
+	)
+	batch := connector.NewBatch("s", schema, 10000)
+	for i := range 10000 {
+		batch.Append([]any{int64(i), "customer name", connector.Decimal{Unscaled: int64(i) * 101, Scale: 2}, time.Unix(int64(i), 0).UTC()})
+	}
+	d, _ := filesink.New(b.TempDir(), SinkFormat())
+	ctx := context.Background()
+	w, err := d.Open(ctx, connector.Load{Stream: "s", Schema: schema, SyncMode: connector.FullRefreshAppend})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(ctx, false)
+	b.ResetTimer()
+	for range b.N {
+		if err := w.Write(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch.Len())/b.Elapsed().Seconds(), "rows/s")
+}
