@@ -9,6 +9,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*filter)(nil)
+	_ Lineager = (*filter)(nil)
+)
+
 func init() { Register("filter", newFilter) }
 
 // filter keeps the rows for which an expression is true. Rows it removes

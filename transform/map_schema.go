@@ -9,6 +9,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*mapSchema)(nil)
+	_ Lineager = (*mapSchema)(nil)
+)
+
 func init() { Register("map_schema", newMapSchema) }
 
 // mapSchema maps differently named source fields onto one target schema:

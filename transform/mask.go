@@ -20,6 +20,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*mask)(nil)
+	_ Lineager = (*mask)(nil)
+)
+
 func init() { Register("mask", newMask) }
 
 // mask hides sensitive values: hashing (joinable, not reversible),

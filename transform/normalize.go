@@ -19,6 +19,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*normalize)(nil)
+	_ Lineager = (*normalize)(nil)
+)
+
 func init() { Register("normalize", newNormalize) }
 
 // normalize cleans fields with a list of operations each, applied in

@@ -8,6 +8,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*set)(nil)
+	_ Lineager = (*set)(nil)
+)
+
 func init() { Register("set", newSet) }
 
 // set computes fields from expressions: new ones are appended, existing

@@ -17,6 +17,11 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+var (
+	_ Step     = (*validate)(nil)
+	_ Lineager = (*validate)(nil)
+)
+
 func init() { Register("validate", newValidate) }
 
 // validate checks rows against rules. A row that breaks a rule is
@@ -294,6 +299,13 @@ func (v *validate) Apply(_ context.Context, b *connector.Batch) (*connector.Batc
 			}
 		}
 		if len(reasons) == 0 {
+			// Unique values count once their row passed, so a duplicate of
+			// a quarantined row is not refused too.
+			for i, rl := range v.rules {
+				if rl.kind == "unique" && row[p.cols[i]] != nil {
+					rl.seen[uniqueKey(b.Stream, row[p.cols[i]])] = struct{}{}
+				}
+			}
 			keepRow(b, kept, r, row)
 			kept++
 			continue
@@ -371,13 +383,15 @@ func (rl *rule) check(stream string, v any) string {
 			return quoteValue(v)
 		}
 	case "unique":
-		k := stream + "\x00" + connector.FormatValue(v)
-		if _, dup := rl.seen[k]; dup {
+		if _, dup := rl.seen[uniqueKey(stream, v)]; dup {
 			return quoteValue(v) + " was seen before in this run"
 		}
-		rl.seen[k] = struct{}{}
 	}
 	return ""
+}
+
+func uniqueKey(stream string, v any) string {
+	return stream + "\x00" + connector.FormatValue(v)
 }
 
 // compareBound compares a number or a time with a min/max bound.

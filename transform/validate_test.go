@@ -144,3 +144,28 @@ func TestValidEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateUniqueAcrossBatches(t *testing.T) {
+	s := mustBuild(t, "validate", `{rules: [{field: email, rule: email}, {field: id, rule: unique}]}`)
+	spec := "id:int64, email:string"
+	cases := []struct {
+		rows [][]any
+		kept int
+		want []string
+	}{
+		// The first id 1 is quarantined for its email, so the second id 1
+		// is not a duplicate.
+		{[][]any{{int64(1), "bad"}, {int64(1), "a@b.co"}, {int64(2), "c@d.co"}}, 2, []string{`customers.csv:2 validate: rule email failed on field "email": "bad"`}},
+		// The run remembers ids from earlier batches.
+		{[][]any{{int64(2), "e@f.co"}, {int64(3), "g@h.co"}}, 1, []string{`customers.csv:2 validate: rule unique failed on field "id": 2 was seen before in this run`}},
+	}
+	for i, c := range cases {
+		out, res, err := s.Apply(context.Background(), newTestBatch(spec, c.rows...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() != c.kept || !slices.Equal(reasons(res), c.want) {
+			t.Errorf("batch %d: kept %d, rejects %q; want %d, %q", i, out.Len(), reasons(res), c.kept, c.want)
+		}
+	}
+}
