@@ -27,8 +27,9 @@ type Options struct {
 	// TimePrecision is the resolution timestamps survive with (parquet
 	// keeps microseconds); zero means nanoseconds.
 	TimePrecision time.Duration
-	// EmptyStringIsNull is set when the format cannot tell "" from null.
-	EmptyStringIsNull bool
+	// EmptyIsNull is set when the format cannot tell an empty string or
+	// byte slice from null.
+	EmptyIsNull bool
 }
 
 // Run runs the whole suite against o.Format.
@@ -661,7 +662,7 @@ func testRoundTrip(t *testing.T, o Options) {
 	for i := range in {
 		for j, f := range AllTypes.Fields {
 			want := in[i][j]
-			if o.EmptyStringIsNull && want == "" {
+			if b, ok := want.([]byte); o.EmptyIsNull && (want == "" || ok && len(b) == 0) {
 				want = nil
 			}
 			if !Same(want, rows[i][j], o.TimePrecision) {
