@@ -312,6 +312,9 @@ func (n *normalize) Apply(_ context.Context, b *connector.Batch) (*connector.Bat
 		return nil, Result{}, err
 	}
 	var res Result
+	// New values wait here until the whole row succeeded, so a rejected
+	// row is quarantined as it came in.
+	vals := make([]any, len(p.cols))
 	kept := 0
 	for r, row := range b.Rows {
 		bad := ""
@@ -321,11 +324,14 @@ func (n *normalize) Apply(_ context.Context, b *connector.Batch) (*connector.Bat
 				bad = fmt.Sprintf("normalize: field %q: %v", n.fields[i], err)
 				break
 			}
-			row[c] = v
+			vals[i] = v
 		}
 		if bad != "" {
 			res.Rejects = append(res.Rejects, reject(b, r, bad))
 			continue
+		}
+		for i, c := range p.cols {
+			row[c] = vals[i]
 		}
 		keepRow(b, kept, r, row)
 		kept++

@@ -156,3 +156,14 @@ func TestNormalizeLineage(t *testing.T) {
 		t.Errorf("lineage %v %v", out, from)
 	}
 }
+
+func TestNormalizeRejectKeepsRawRow(t *testing.T) {
+	s := mustBuild(t, "normalize", `{a: [upper], b: [bool]}`)
+	_, res, err := s.Apply(context.Background(), newTestBatch("a:string, b:string", []any{"x", "maybe"}))
+	if err != nil || len(res.Rejects) != 1 {
+		t.Fatal(err, res.Rejects)
+	}
+	if got, want := res.Rejects[0].Raw, `{"a":"x","b":"maybe"}`; got != want {
+		t.Errorf("raw %s, want %s", got, want)
+	}
+}
