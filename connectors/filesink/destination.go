@@ -33,6 +33,9 @@ func New(dir string, format Format) (*Destination, error) {
 	if dir == "" {
 		return nil, errors.New("path is required")
 	}
+	if format == nil {
+		return nil, errors.New("no file format")
+	}
 	return &Destination{dir: filepath.Clean(dir), format: format, log: slog.Default().With("destination", format.Name(), "path", dir)}, nil
 }
 
@@ -46,7 +49,7 @@ func (d *Destination) StreamDir(stream string) string {
 
 // QuarantinePath is the file holding the rejected records of stream.
 func (d *Destination) QuarantinePath(stream string) string {
-	return filepath.Join(d.dir, SafeName(stream)+".quarantine.jsonl")
+	return filepath.Join(d.dir, SafeName(stream)+quarantineSuffix)
 }
 
 // Check verifies the directory can be created and written to.

@@ -1,9 +1,11 @@
 package filesink
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
@@ -14,9 +16,10 @@ import (
 const mergePartRows = 1 << 20
 
 // merge rewrites the committed parts of a stream keeping, per primary key,
-// only the row written last (later parts beat earlier ones, later rows in a
-// part beat earlier rows), into a new generation swapped in by the
-// manifest. The first pass finds the winning row of each key, the second
+// only the latest row, into a new generation swapped in by the manifest.
+// The latest row is the one with the greatest cursor value when the load
+// has a cursor field; between equal or missing cursors, the one written
+// last (later parts beat earlier ones, later rows in a part earlier rows). The first pass finds the winning row of each key, the second
 // writes the winners: memory grows with the number of keys, not rows.
 func (w *writer) merge(ctx context.Context) error {
 	m := w.man
@@ -40,11 +43,27 @@ func (w *writer) merge(ctx context.Context) error {
 		return string(buf)
 	}
 
-	winner := map[string]int64{}
+	cursor := -1
+	if w.load.CursorField != "" {
+		cursor = schema.Index(w.load.CursorField)
+	}
+	type latest struct {
+		ord    int64
+		cursor any
+	}
+	winner := map[string]latest{}
 	var n int64
 	err := scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
-		winner[keyOf(row)] = n
+		cur := latest{ord: n}
 		n++
+		if cursor >= 0 {
+			cur.cursor = row[cursor]
+		}
+		k := keyOf(row)
+		if old, ok := winner[k]; ok && compareCursor(cur.cursor, old.cursor) < 0 {
+			return nil
+		}
+		winner[k] = cur
 		return nil
 	})
 	if err != nil {
@@ -76,7 +95,7 @@ func (w *writer) merge(ctx context.Context) error {
 	err = scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
 		ord := i
 		i++
-		if winner[keyOf(row)] != ord {
+		if winner[keyOf(row)].ord != ord {
 			return nil
 		}
 		slab = append(slab, row...)
@@ -119,4 +138,39 @@ func appendKey(b []byte, v any) []byte {
 	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// compareCursor orders two cursor values of one column; values it cannot
+// order (nulls, json) compare equal, so the later row wins.
+func compareCursor(a, b any) int {
+	switch x := a.(type) {
+	case int64:
+		if y, ok := b.(int64); ok {
+			return cmp.Compare(x, y)
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return cmp.Compare(x, y)
+		}
+	case connector.Decimal:
+		if y, ok := b.(connector.Decimal); ok {
+			return x.Cmp(y)
+		}
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y)
+		}
+	case time.Time:
+		if y, ok := b.(time.Time); ok {
+			return x.Compare(y)
+		}
+	case bool:
+		if y, ok := b.(bool); ok && x != y {
+			if x {
+				return 1
+			}
+			return -1
+		}
+	}
+	return 0
 }

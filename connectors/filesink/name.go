@@ -17,7 +17,9 @@ const maxNameBytes = 200
 // script, '-', '_' and '.' are kept; every other byte (slashes, spaces,
 // quotes, control characters, '%') becomes %XX, as in a URL. A leading dot
 // is escaped too, so no stream hides or collides with the "." and ".."
-// entries or the temporary files. Names longer than 200 bytes are cut and
+// entries or the temporary files, and so is the dot of a trailing
+// ".quarantine.jsonl", which would meet the quarantine file of another
+// stream. Names longer than 200 bytes are cut and
 // suffixed with a hash of the full name. The real name is kept in the
 // manifest.
 func SafeName(stream string) string {
@@ -40,6 +42,11 @@ func SafeName(stream string) string {
 		i += size
 	}
 	s := b.String()
+	if strings.HasSuffix(s, quarantineSuffix) {
+		// Keep the directory of stream "x.quarantine.jsonl" apart from the
+		// quarantine file of stream "x".
+		s = s[:len(s)-len(quarantineSuffix)] + "%2E" + quarantineSuffix[1:]
+	}
 	if len(s) > maxNameBytes {
 		sum := sha256.Sum256([]byte(stream))
 		cut := maxNameBytes - 17
@@ -50,6 +57,8 @@ func SafeName(stream string) string {
 	}
 	return s
 }
+
+const quarantineSuffix = ".quarantine.jsonl"
 
 func percent(s string) string {
 	const hexDigits = "0123456789ABCDEF"

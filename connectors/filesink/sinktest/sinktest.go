@@ -41,6 +41,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("RollBack", func(t *testing.T) { testRollBack(t, o) })
 	t.Run("OverwriteVisibility", func(t *testing.T) { testOverwriteVisibility(t, o) })
 	t.Run("DedupMerge", func(t *testing.T) { testDedup(t, o) })
+	t.Run("DedupCursor", func(t *testing.T) { testDedupCursor(t, o) })
 	t.Run("HostileNames", func(t *testing.T) { testHostileNames(t, o) })
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, o) })
 	t.Run("ResetState", func(t *testing.T) { testResetState(t, o) })
@@ -574,8 +575,34 @@ func testDedup(t *testing.T, o Options) {
 	}
 }
 
+func testDedupCursor(t *testing.T, o Options) {
+	schema := connector.NewSchema(
+		connector.Field{Name: "id", Type: connector.TypeInt64},
+		connector.Field{Name: "updated at", Type: connector.TypeTimestamp, Nullable: true},
+		connector.Field{Name: "v", Type: connector.TypeString, Nullable: true},
+	)
+	day := func(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
+	batches := [][][]any{
+		{{int64(1), day(5), "newest"}, {int64(2), day(1), "old"}, {int64(3), nil, "no cursor"}},
+		{{int64(1), day(2), "late but older"}, {int64(2), day(3), "newer"}, {int64(3), day(1), "later, cursor"}, {int64(4), day(9), "new"}},
+	}
+	dir := t.TempDir()
+	d := newDest(t, o, dir)
+	load(t, d, connector.Load{Pipeline: "p", RunID: "r", Stream: "s", Schema: schema, SyncMode: connector.IncrementalDedup,
+		PrimaryKey: []string{"id"}, CursorField: "updated at"}, batches...)
+	_, rows := read(t, o, dir, "s")
+	got := map[int64]any{}
+	for _, r := range rows {
+		got[r[0].(int64)] = r[2]
+	}
+	want := map[int64]any{1: "newest", 2: "newer", 3: "later, cursor", 4: "new"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("merged = %v, want %v", got, want)
+	}
+}
+
 func testHostileNames(t *testing.T, o Options) {
-	names := []string{"with space", `it's "quoted"`, "../../escape", `a/b\c`, "semi;colon", "select", "Ünïcödé 名前", ".hidden", "..", "100%", strings.Repeat("long", 80)}
+	names := []string{"with space", `it's "quoted"`, "../../escape", `a/b\c`, "semi;colon", "select", "Ünïcödé 名前", ".hidden", "..", "100%", "s.quarantine.jsonl", "s", strings.Repeat("long", 80)}
 	ctx := context.Background()
 	dir := t.TempDir()
 	d := newDest(t, o, dir)
