@@ -3,7 +3,11 @@ package jsonl
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +125,121 @@ func BenchmarkDestinationWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch.Len())/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestDestinationKilled kills a real writer process at random moments and
+// resumes it from the state the destination holds, until it finishes:
+// every row must then be present exactly once.
+func TestDestinationKilled(t *testing.T) {
+	const total = 20000
+	if dir := os.Getenv("TRIBUTARY_KILL_DIR"); dir != "" {
+		killChild(t, dir, total)
+		return
+	}
+	dir := t.TempDir()
+	for round := 0; ; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDestinationKilled$")
+		cmd.Env = append(os.Environ(), "TRIBUTARY_KILL_DIR="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		if round < 15 {
+			select {
+			case err = <-done:
+			case <-time.After(time.Duration(20+rand.IntN(150)) * time.Millisecond):
+				cmd.Process.Kill()
+				<-done
+				continue
+			}
+		} else {
+			err = <-done
+		}
+		if err != nil {
+			t.Fatalf("writer failed: %v", err)
+		}
+		t.Logf("finished after %d kills", round)
+		break
+	}
+	seen := make([]int, total+1)
+	err := ReadCommitted(context.Background(), dir, "rows", func(_ *connector.Schema, row []any) error {
+		seen[row[0].(int64)]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := 1; id <= total; id++ {
+		if seen[id] != 1 {
+			t.Fatalf("id %d present %d times", id, seen[id])
+		}
+	}
+	// One reject was committed with each batch: exactly one line each.
+	q, err := os.ReadFile(filepath.Join(dir, "rows.quarantine.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(q)), "\n") {
+		var r filesink.QuarantineRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("quarantine line %q: %v", l, err)
+		}
+		origins[r.Origin]++
+	}
+	if len(origins) != total/250 {
+		t.Errorf("quarantine holds %d distinct records, want %d", len(origins), total/250)
+	}
+	for o, n := range origins {
+		if n != 1 {
+			t.Errorf("quarantine record %s present %d times", o, n)
+		}
+	}
+}
+
+// killChild is the writer the test kills: it resumes after the committed
+// offset and commits every batch.
+func killChild(t *testing.T, dir string, total int) {
+	ctx := context.Background()
+	d, err := filesink.New(dir, SinkFormat())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.State(ctx, "kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset struct{ N int }
+	if st["rows"] != nil {
+		if err := json.Unmarshal(st["rows"], &offset); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := connector.NewSchema(connector.Field{Name: "id", Type: connector.TypeInt64}, connector.Field{Name: "pad", Type: connector.TypeString})
+	w, err := d.Open(ctx, connector.Load{Pipeline: "kill", RunID: "r", Stream: "rows", Schema: schema, SyncMode: connector.IncrementalAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := offset.N; n < total; {
+		b := connector.NewBatch("rows", schema, 250)
+		for range 250 {
+			n++
+			b.Append([]any{int64(n), strings.Repeat("x", 100)})
+		}
+		if err := w.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Quarantine(ctx, []connector.Reject{{Origin: "n:" + strconv.Itoa(n), Raw: "r", Reason: "test"}}); err != nil {
+			t.Fatal(err)
+		}
+		state, _ := json.Marshal(map[string]int{"N": n})
+		if err := w.Commit(ctx, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(ctx, true); err != nil {
+		t.Fatal(err)
+	}
 }
