@@ -34,13 +34,18 @@ func (w *writer) merge(ctx context.Context) error {
 			return fmt.Errorf("primary key column %q is not in the schema", k)
 		}
 	}
+	// A row with a null key part matches no other row (as NULL in SQL):
+	// it is kept, never merged away.
 	var buf []byte
-	keyOf := func(row []any) string {
+	keyOf := func(row []any) (string, bool) {
 		buf = buf[:0]
 		for _, i := range key {
+			if row[i] == nil {
+				return "", false
+			}
 			buf = appendKey(buf, row[i])
 		}
-		return string(buf)
+		return string(buf), true
 	}
 
 	cursor := -1
@@ -52,14 +57,18 @@ func (w *writer) merge(ctx context.Context) error {
 		cursor any
 	}
 	winner := map[string]latest{}
-	var n int64
+	var n, keyless int64
 	err := scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
 		cur := latest{ord: n}
 		n++
 		if cursor >= 0 {
 			cur.cursor = row[cursor]
 		}
-		k := keyOf(row)
+		k, ok := keyOf(row)
+		if !ok {
+			keyless++
+			return nil
+		}
 		if old, ok := winner[k]; ok && compareCursor(cur.cursor, old.cursor) < 0 {
 			return nil
 		}
@@ -69,7 +78,8 @@ func (w *writer) merge(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
-	if int64(len(winner)) == n {
+	kept := int64(len(winner)) + keyless
+	if kept == n {
 		return nil // no key repeats: the parts are already merged
 	}
 
@@ -95,7 +105,7 @@ func (w *writer) merge(ctx context.Context) error {
 	err = scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
 		ord := i
 		i++
-		if winner[keyOf(row)].ord != ord {
+		if k, ok := keyOf(row); ok && winner[k].ord != ord {
 			return nil
 		}
 		slab = append(slab, row...)
@@ -124,7 +134,7 @@ func (w *writer) merge(ctx context.Context) error {
 	if err := w.publish(); err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
-	w.d.log.Info("merged stream on primary key", "stream", w.load.Stream, "rows", n, "kept", len(winner), "duration", time.Since(start))
+	w.d.log.Info("merged stream on primary key", "stream", w.load.Stream, "rows", n, "kept", kept, "duration", time.Since(start))
 	return nil
 }
 
@@ -163,13 +173,6 @@ func compareCursor(a, b any) int {
 	case time.Time:
 		if y, ok := b.(time.Time); ok {
 			return x.Compare(y)
-		}
-	case bool:
-		if y, ok := b.(bool); ok && x != y {
-			if x {
-				return 1
-			}
-			return -1
 		}
 	}
 	return 0

@@ -543,7 +543,7 @@ func testDedup(t *testing.T, o Options) {
 			{{"a", int64(2), int64(3)}, {"a", int64(3), nil}},
 		},
 		{ // run 2: changes and new keys
-			{{"b", int64(1), int64(9)}, {"a", int64(3), int64(4)}, {"c", int64(7), int64(7)}},
+			{{"b", int64(1), int64(9)}, {"a", int64(3), int64(4)}, {"c", int64(7), int64(7)}, {nil, int64(1), int64(1)}, {nil, int64(1), int64(2)}},
 		},
 	}
 	want := map[string]any{"a/1": int64(2), "a/2": int64(3), "a/3": int64(4), "b/1": int64(9), "c/7": int64(7)}
@@ -555,7 +555,12 @@ func testDedup(t *testing.T, o Options) {
 	}
 	_, rows := read(t, o, dir, "s")
 	got := map[string]any{}
+	keyless := 0
 	for _, r := range rows {
+		if r[0] == nil {
+			keyless++ // a null key part matches nothing: both rows stay
+			continue
+		}
 		k := r[0].(string) + "/" + connector.FormatValue(r[1])
 		if _, dup := got[k]; dup {
 			t.Errorf("key %s appears twice", k)
@@ -564,6 +569,9 @@ func testDedup(t *testing.T, o Options) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("merged = %v, want %v", got, want)
+	}
+	if keyless != 2 {
+		t.Errorf("rows with a null key part = %d, want 2", keyless)
 	}
 	parts, _ := filesink.Parts(dir, "s")
 	if n := len(listDir(t, d.StreamDir("s"))); n != len(parts)+1 {
