@@ -49,44 +49,24 @@ func New(_ context.Context, raw json.RawMessage) (connector.Source, error) {
 	if _, err := cfg.StreamConfig.settings(); err != nil {
 		return nil, err
 	}
-	src := &filesource.Source{Kind: "csv"}
-	for _, s := range cfg.Streams {
-		p := s.Path
-		if p == "" {
-			p = cfg.Path
-		}
-		src.Patterns = append(src.Patterns, filesource.Pattern{Stream: s.Name, Path: p})
+	named := make([]filesource.Named[StreamConfig], len(cfg.Streams))
+	for i, n := range cfg.Streams {
+		named[i] = filesource.Named[StreamConfig]{Name: n.Name, Settings: n.StreamConfig}
 	}
-	if len(cfg.Streams) == 0 && cfg.Path != "" {
-		src.Patterns = []filesource.Pattern{{Stream: filesource.StreamName(cfg.Path, "csv"), Path: cfg.Path}}
-	}
-	src.Stream = func(s connector.Stream) (string, filesource.Format, error) {
-		sc := cfg.StreamConfig
-		for _, n := range cfg.Streams {
-			if n.Name == s.Name {
-				sc = sc.merge(n.StreamConfig)
-			}
-		}
-		if s.Config != nil {
-			var own StreamConfig
-			if err := connector.DecodeConfig(s.Config, &own); err != nil {
-				return "", nil, err
-			}
-			sc = sc.merge(own)
-		}
+	return filesource.NewSource("csv", cfg.StreamConfig, named, func(sc StreamConfig, s connector.Stream) (filesource.Format, error) {
 		st, err := sc.settings()
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
-		if sc.Path == "" {
-			return "", nil, errors.New("no path configured")
-		}
-		return sc.Path, &format{settings: st, overrides: s.Schema}, nil
-	}
-	return src, nil
+		return &format{settings: st, overrides: s.Schema}, nil
+	}), nil
 }
 
-func (c StreamConfig) merge(o StreamConfig) StreamConfig {
+// PathPattern is the glob of the stream's files.
+func (c StreamConfig) PathPattern() string { return c.Path }
+
+// Merge returns c with the settings o sets.
+func (c StreamConfig) Merge(o StreamConfig) StreamConfig {
 	if o.Path != "" {
 		c.Path = o.Path
 	}
