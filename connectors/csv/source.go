@@ -158,7 +158,7 @@ func (f *format) inferFile(file filesource.File, known *connector.Schema) (*conn
 	p := newParser(r, f.settings)
 	names, err := f.readNames(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file.Path, err)
+		return nil, err
 	}
 	samples := make([][]string, 0)
 	for len(samples) < f.settings.sampleRows {
@@ -167,7 +167,7 @@ func (f *format) inferFile(file filesource.File, known *connector.Schema) (*conn
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file.Path, err)
+			return nil, err
 		}
 		if rec.bad != "" {
 			continue
@@ -188,7 +188,7 @@ func (f *format) inferFile(file filesource.File, known *connector.Schema) (*conn
 		samples = append(samples, vals)
 	}
 	if names == nil {
-		return nil, fmt.Errorf("%s: no header and no columns configured in an empty file", file.Path)
+		return nil, errors.New("no header and no columns configured in an empty file")
 	}
 	fields := make([]connector.Field, len(names))
 	col := make([]string, len(samples))

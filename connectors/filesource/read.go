@@ -18,7 +18,8 @@ const DefaultBatchSize = 10000
 // and schema overrides already applied.
 type Format interface {
 	// Infer returns the stream's schema, inferred from a sample of the
-	// first of files, with the stream's type overrides applied.
+	// first of files, with the stream's type overrides applied. Errors of
+	// Infer and Open need not name the file: the caller adds it.
 	Infer(ctx context.Context, files []File) (*connector.Schema, error)
 	// Open starts reading the file of pos at pos.Mark (zero: the
 	// beginning). schema is what Infer returned.
@@ -102,7 +103,7 @@ func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
 		}
 		schema, err := f.Infer(ctx, files)
 		if err != nil {
-			return nil, fmt.Errorf("stream %q: %w", p.Stream, err)
+			return nil, fmt.Errorf("stream %q: %s: %w", p.Stream, files[0].Path, err)
 		}
 		info := connector.StreamInfo{Name: p.Stream, Schema: schema, SyncModes: connector.SyncModes}
 		for _, fl := range schema.Fields {
@@ -200,7 +201,7 @@ func (r *streamReader) run(ctx context.Context, pattern string) error {
 		}
 		if schema == nil {
 			if schema, err = r.format.Infer(ctx, files); err != nil {
-				return err
+				return fmt.Errorf("%s: %w", files[0].Path, err)
 			}
 		}
 		changed := seen
