@@ -25,11 +25,21 @@ type Dialect interface {
 	ColumnType(ct *sql.ColumnType) connector.Type
 }
 
-// Binder is implemented by dialects whose driver needs a key value in a
-// particular form to compare it with a column, such as SQLite, which
-// compares timestamps stored as text by their text.
-type Binder interface {
-	BindArg(t connector.Type, v any) any
+// RawKeys is implemented by dialects that must compare key columns of a
+// type in the form the database stores them, not as the SDK value: SQLite
+// keeps timestamps as text and compares them as text, so the cursor is kept
+// and bound exactly as read.
+type RawKeys interface {
+	RawKey(t connector.Type) bool
+}
+
+// Selector is implemented by dialects that read some columns through an
+// expression rather than by name, such as SQLite, whose driver parses
+// DATETIME text into time.Time and so loses the text a cursor compares.
+type Selector interface {
+	// Select returns the select-list expression for the quoted column
+	// of type t.
+	Select(quoted string, t connector.Type) string
 }
 
 // Table is a discovered table.

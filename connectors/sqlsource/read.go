@@ -50,6 +50,7 @@ type plan struct {
 	convert []bool // whether base differs from out and needs a cast
 	cursor  int    // index of the cursor column, -1 without one
 	pk      []int
+	raw     []bool // key columns kept in their stored form (see RawKeys)
 }
 
 func (s *Source) plan(ctx context.Context, st connector.Stream) (*plan, error) {
@@ -89,9 +90,13 @@ func (s *Source) plan(ctx context.Context, st connector.Stream) (*plan, error) {
 			p.from = s.dialect.Quote(t.Schema) + "." + p.from
 		}
 		p.origin = t.Name
+		sel, _ := s.dialect.(Selector)
 		quoted := make([]string, len(t.Columns))
 		for i, c := range t.Columns {
 			quoted[i] = s.dialect.Quote(c.Name)
+			if sel != nil {
+				quoted[i] = sel.Select(quoted[i], c.Type)
+			}
 			p.names = append(p.names, c.Name)
 			p.base = append(p.base, c.Type)
 		}
@@ -139,6 +144,12 @@ func (s *Source) plan(ctx context.Context, st connector.Stream) (*plan, error) {
 	}
 	if !st.SyncMode.Incremental() {
 		p.cursor = -1
+	}
+	p.raw = make([]bool, len(p.names))
+	if rk, ok := s.dialect.(RawKeys); ok {
+		for i, t := range p.base {
+			p.raw[i] = rk.RawKey(t)
+		}
 	}
 	return p, nil
 }
@@ -204,6 +215,15 @@ func (p *plan) decodeState(raw json.RawMessage) (position, error) {
 		dec.UseNumber()
 		if err := dec.Decode(&v); err != nil {
 			return nil, err
+		}
+		if p.raw[col] {
+			if n, ok := v.(json.Number); ok {
+				if i, err := n.Int64(); err == nil {
+					return i, nil
+				}
+				return n.Float64()
+			}
+			return v, nil
 		}
 		x, err := connector.Convert(p.base[col], v)
 		if err != nil {
@@ -361,12 +381,12 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 			conds = append(conds, r.col(r.cursor)+" IS NOT NULL")
 		}
 		if after != nil {
-			ph := make([]string, len(keys))
-			for i, k := range keys {
-				ph[i] = r.dialect.Placeholder(len(args) + 1)
-				args = append(args, r.bind(r.base[k], after[i]))
+			marks := make([]string, len(keys))
+			for i := range keys {
+				marks[i] = r.dialect.Placeholder(len(args) + 1)
+				args = append(args, r.bind(after[i]))
 			}
-			conds = append(conds, rowValue(order)+" > "+rowValue(ph))
+			conds = append(conds, rowValue(order)+" > "+rowValue(marks))
 		}
 		q := "SELECT " + r.list + " FROM " + r.from
 		if len(conds) > 0 {
@@ -391,12 +411,12 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 		}
 		switch ph {
 		case phaseFull:
-			pos.pk = pick(last, r.pk)
+			pos.pk = r.pick(last, r.pk)
 		case phaseNulls:
-			pos.nullPK = pick(last, r.pk)
+			pos.nullPK = r.pick(last, r.pk)
 		case phaseCursor:
-			pos.cursor = last[r.cursor]
-			pos.pk = pick(last, r.pk)
+			pos.cursor = r.keyOf(last, r.cursor)
+			pos.pk = r.pick(last, r.pk)
 		}
 		if err := r.flush(ctx, b, *pos, true); err != nil {
 			return err
@@ -424,7 +444,7 @@ func (r *reader) ordered(ctx context.Context, pos *position) error {
 		q += " WHERE " + r.col(r.cursor) + " IS NOT NULL"
 		if pos.cursor != nil {
 			q += " AND " + r.col(r.cursor) + " > " + r.dialect.Placeholder(1)
-			args = append(args, r.bind(r.base[r.cursor], pos.cursor))
+			args = append(args, r.bind(pos.cursor))
 		}
 		q += " ORDER BY " + r.col(r.cursor)
 	}
@@ -440,7 +460,7 @@ func (r *reader) ordered(ctx context.Context, pos *position) error {
 					return err
 				}
 				b = r.newBatch(r.batch)
-			} else if !equalKey(lastCursor, base[r.cursor]) {
+			} else if !equalKey(lastCursor, r.keyOf(base, r.cursor)) {
 				pos.cursor = lastCursor
 				if err := r.flush(ctx, b, *pos, true); err != nil {
 					return err
@@ -449,7 +469,7 @@ func (r *reader) ordered(ctx context.Context, pos *position) error {
 			}
 		}
 		if r.cursor >= 0 {
-			lastCursor = base[r.cursor]
+			lastCursor = r.keyOf(base, r.cursor)
 		}
 		return r.add(ctx, b, base, raw, rejected)
 	})
@@ -470,10 +490,7 @@ func (r *reader) col(i int) string {
 	return r.dialect.Quote(r.names[i])
 }
 
-func (r *reader) bind(t connector.Type, v any) any {
-	if b, ok := r.dialect.(Binder); ok {
-		return b.BindArg(t, v)
-	}
+func (r *reader) bind(v any) any {
 	if d, ok := v.(connector.Decimal); ok {
 		return d.String()
 	}
@@ -507,7 +524,7 @@ func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, 
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
-		base := make([]any, n)
+		base := make([]any, n+len(r.pk)+1)[:n]
 		var bad error
 		for i, v := range raw {
 			x, err := Convert(r.base[i], v)
@@ -520,6 +537,7 @@ func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, 
 			}
 			base[i] = x
 		}
+		r.keepRaw(base, raw)
 		if bad != nil {
 			if err := r.reject(ctx, base, raw, bad); err != nil {
 				return err
@@ -533,6 +551,40 @@ func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, 
 		return fmt.Errorf("read rows: %w", err)
 	}
 	return nil
+}
+
+// keepRaw stores, past the row's end, the stored form of the key columns
+// the dialect compares raw; key reads base through keyOf.
+func (r *reader) keepRaw(base, raw []any) {
+	keys := base[len(base):cap(base)]
+	for i, k := range append([]int{r.cursor}, r.pk...) {
+		if k < 0 || !r.raw[k] {
+			continue
+		}
+		switch x := raw[k].(type) {
+		case []byte:
+			keys[i] = string(x)
+		default:
+			keys[i] = x
+		}
+	}
+}
+
+// keyOf returns the value that records the position of column k of a row.
+func (r *reader) keyOf(base []any, k int) any {
+	if !r.raw[k] {
+		return base[k]
+	}
+	keys := base[len(base):cap(base)]
+	if k == r.cursor {
+		return keys[0]
+	}
+	for i, p := range r.pk {
+		if p == k {
+			return keys[i+1]
+		}
+	}
+	return base[k]
 }
 
 // add appends a converted row to b. A row already rejected only moves the
@@ -626,10 +678,10 @@ func rowValue(xs []string) string {
 	return "(" + strings.Join(xs, ", ") + ")"
 }
 
-func pick(row []any, idx []int) []any {
+func (r *reader) pick(row []any, idx []int) []any {
 	out := make([]any, len(idx))
 	for i, k := range idx {
-		out[i] = row[k]
+		out[i] = r.keyOf(row, k)
 	}
 	return out
 }
