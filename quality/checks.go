@@ -326,7 +326,7 @@ type rowCountRun struct {
 	n int64
 }
 
-func (c *rowCount) start() checkRun                { return &rowCountRun{c: c} }
+func (c *rowCount) start() checkRun               { return &rowCountRun{c: c} }
 func (r *rowCountRun) observe(b *connector.Batch) { r.n += int64(b.Len()) }
 func (r *rowCountRun) result(time.Time) (bool, any, string) {
 	n := float64(r.n)
