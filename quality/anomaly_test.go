@@ -68,7 +68,7 @@ func TestDetectAnomaliesSynthetic(t *testing.T) {
 	for range series {
 		n := 5 + rng.IntN(55)
 		base := math.Exp(math.Log(1e3) + rng.Float64()*math.Log(1e4)) // 1k to 10M rows
-		noise := 0.01 + rng.Float64()*0.07                              // 1% to 8% day to day
+		noise := 0.01 + rng.Float64()*0.07                            // 1% to 8% day to day
 		if rng.IntN(10) == 0 {
 			noise = 0 // a static table
 		}
