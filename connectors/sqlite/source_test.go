@@ -30,10 +30,10 @@ func TestSourceConformance(t *testing.T) {
 	}
 	defer db.Close()
 	sourcetest.Run(t, sourcetest.Options{
-		DB:     db,
-		Source: func(t *testing.T) connector.Source { return openSource(t, path) },
-		Quote:  Dialect{}.Quote,
-		Types:  map[string]string{"int": "INTEGER", "timestamp": "DATETIME", "text": "TEXT", "decimal": "DECIMAL TEXT", "blob": "BLOB"},
+		DB:      db,
+		Source:  func(t *testing.T) connector.Source { return openSource(t, path) },
+		Dialect: Dialect{},
+		Types:   map[string]string{"int": "INTEGER", "timestamp": "DATETIME", "text": "TEXT", "decimal": "DECIMAL TEXT", "blob": "BLOB"},
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/sqlsource"
 )
 
 // Options describes the database under test.
@@ -24,7 +25,8 @@ type Options struct {
 	DB *sql.DB
 	// Source returns a source over the same database.
 	Source func(t *testing.T) connector.Source
-	Quote  func(string) string
+	// Dialect quotes names and marks parameters in the suite's own SQL.
+	Dialect sqlsource.Dialect
 	// Types names the column types to create: "int", "timestamp", "text",
 	// "decimal" (precision 38 or more) and "blob".
 	Types map[string]string
@@ -156,7 +158,7 @@ func seq(from, to int64) []int64 {
 // inserted out of order with respect to ts ties.
 func createEvents(t *testing.T, o Options, table string, n int64) time.Time {
 	t.Helper()
-	q := o.Quote
+	q := o.Dialect.Quote
 	exec(t, o, fmt.Sprintf("DROP TABLE IF EXISTS %s", q(table)))
 	exec(t, o, fmt.Sprintf("CREATE TABLE %s (%s %s NOT NULL PRIMARY KEY, %s %s NULL, %s %s NULL)",
 		q(table), q("id"), o.Types["int"], q("ts"), o.Types["timestamp"], q("name"), o.Types["text"]))
@@ -168,10 +170,11 @@ func createEvents(t *testing.T, o Options, table string, n int64) time.Time {
 
 func insertEvents(t *testing.T, o Options, table string, base time.Time, from, to int64) {
 	t.Helper()
-	q := o.Quote
+	q := o.Dialect.Quote
 	// Insert in reverse so physical order differs from key order.
+	p := o.Dialect.Placeholder
 	for i := to; i >= from; i-- {
-		exec(t, o, fmt.Sprintf("INSERT INTO %s (%s, %s, %s) VALUES (?, ?, ?)", q(table), q("id"), q("ts"), q("name")),
+		exec(t, o, fmt.Sprintf("INSERT INTO %s (%s, %s, %s) VALUES (%s, %s, %s)", q(table), q("id"), q("ts"), q("name"), p(1), p(2), p(3)),
 			i, base.Add(time.Duration(i/10)*time.Hour), fmt.Sprintf("row %d", i))
 	}
 }
@@ -233,7 +236,7 @@ func testNewRows(t *testing.T, o Options) {
 
 func testNullCursor(t *testing.T, o Options) {
 	createEvents(t, o, "nulls", 10)
-	q := o.Quote
+	q := o.Dialect.Quote
 	exec(t, o, fmt.Sprintf("UPDATE %s SET %s = NULL WHERE %s IN (3, 7)", q("nulls"), q("ts"), q("id")))
 	st := connector.Stream{Name: "nulls", SyncMode: connector.IncrementalAppend, CursorField: "ts", PrimaryKey: []string{"id"}}
 	c := Read(t, o, st, nil, 2, 0)
@@ -250,11 +253,11 @@ func testNullCursor(t *testing.T, o Options) {
 }
 
 func testNoPK(t *testing.T, o Options) {
-	q := o.Quote
+	q := o.Dialect.Quote
 	exec(t, o, fmt.Sprintf("CREATE TABLE %s (%s %s, %s %s)", q("log"), q("seq"), o.Types["int"], q("msg"), o.Types["text"]))
 	t.Cleanup(func() { o.DB.Exec("DROP TABLE " + q("log")) })
 	for i := 1; i <= 30; i++ {
-		exec(t, o, fmt.Sprintf("INSERT INTO %s VALUES (?, ?)", q("log")), i/4, fmt.Sprint("m", i))
+		exec(t, o, fmt.Sprintf("INSERT INTO %s VALUES (%s, %s)", q("log"), o.Dialect.Placeholder(1), o.Dialect.Placeholder(2)), i/4, fmt.Sprint("m", i))
 	}
 	st := connector.Stream{Name: "log", SyncMode: connector.IncrementalAppend, CursorField: "seq"}
 	c := Read(t, o, st, nil, 3, 0)
@@ -304,7 +307,7 @@ func testFullRefresh(t *testing.T, o Options) {
 
 func testQuery(t *testing.T, o Options) {
 	createEvents(t, o, "qsrc", 30)
-	q := o.Quote
+	q := o.Dialect.Quote
 	st := connector.Stream{
 		Name: "evens", SyncMode: connector.IncrementalAppend, CursorField: "ts", PrimaryKey: []string{"id"},
 		Config: map[string]any{"query": fmt.Sprintf("SELECT %s, %s, %s AS %s FROM %s WHERE %s %% 2 = 0;",
@@ -331,7 +334,7 @@ func testQuery(t *testing.T, o Options) {
 }
 
 func testRejects(t *testing.T, o Options) {
-	q := o.Quote
+	q := o.Dialect.Quote
 	exec(t, o, fmt.Sprintf("CREATE TABLE %s (%s %s NOT NULL PRIMARY KEY, %s %s, %s %s)", q("money"),
 		q("id"), o.Types["int"], q("amount"), o.Types["decimal"], q("note"), o.Types["text"]))
 	t.Cleanup(func() { o.DB.Exec("DROP TABLE " + q("money")) })
@@ -342,7 +345,7 @@ func testRejects(t *testing.T, o Options) {
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want 2", len(rows))
 	}
-	if d, ok := rows[0][1].(connector.Decimal); !ok || d.String() != "12.50" && d.String() != "12.5" {
+	if d, ok := rows[0][1].(connector.Decimal); !ok || d.Cmp(connector.Decimal{Unscaled: 125, Scale: 1}) != 0 {
 		t.Fatalf("amount %#v", rows[0][1])
 	}
 	rej := c.Rejects()
