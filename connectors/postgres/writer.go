@@ -458,6 +458,11 @@ func (w *writer) Commit(ctx context.Context, state json.RawMessage) error {
 	}
 	if w.fresh != "" {
 		w.state = state
+		// A checkpoint of an overwrite need not survive a crash: the next
+		// run starts the fresh table over. Only the swap waits for the disk.
+		if err := w.exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
 	} else if err := w.saveState(ctx, state); err != nil {
 		return err
 	}
