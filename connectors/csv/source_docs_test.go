@@ -1,0 +1,14 @@
+package csv
+
+import (
+	"testing"
+
+	"github.com/tributary-data/tributary/connectors/filesource/sourcetest"
+)
+
+// Every example in the docs is run: its config must build the source and
+// its streams' settings must be accepted.
+func TestSourceDocExamples(t *testing.T) {
+	sourcetest.CheckDocExamples(t, "../../docs/connectors/csv.md", "csv")
+	sourcetest.CheckDocExamples(t, "../../docs/connectors/file-sources.md", "csv")
+}

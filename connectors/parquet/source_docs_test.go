@@ -1,0 +1,13 @@
+package parquet
+
+import (
+	"testing"
+
+	"github.com/tributary-data/tributary/connectors/filesource/sourcetest"
+)
+
+// Every example in the docs is run: its config must build the source and
+// its streams' settings must be accepted.
+func TestSourceDocExamples(t *testing.T) {
+	sourcetest.CheckDocExamples(t, "../../docs/connectors/parquet.md", "parquet")
+}
