@@ -269,6 +269,12 @@ func (d *Destination) Open(ctx context.Context, load connector.Load) (connector.
 		return nil, err
 	}
 	w := &writer{d: d, load: load, conn: conn, final: truncIdent(load.Stream)}
+	if len(load.Schema.Fields) == 0 {
+		// Opened for rejects only (every row so far refused): the table is
+		// made from the first batch, if one comes.
+		w.pending = true
+		return w, nil
+	}
 	if err := w.open(ctx); err != nil {
 		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the open error matters more
 		return nil, fmt.Errorf("open %s: %w", load.Stream, err)

@@ -487,3 +487,45 @@ func TestCheck(t *testing.T) {
 		t.Error("check of an unreachable server passed")
 	}
 }
+
+// TestOpenWithoutSchema covers a stream whose first rows were all
+// rejected: the engine opens the writer with an empty schema to store the
+// rejects, and the table comes with the first batch.
+func TestOpenWithoutSchema(t *testing.T) {
+	for _, mode := range []connector.SyncMode{connector.IncrementalDedup, connector.FullRefreshOverwrite} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			conn, schema := testSchema(t)
+			d := newTestDest(t, schema)
+			ctx := context.Background()
+			w, err := d.Open(ctx, connector.Load{Pipeline: "p", RunID: "r", Stream: "s", Schema: &connector.Schema{}, SyncMode: mode, PrimaryKey: []string{"id"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Quarantine(ctx, []connector.Reject{{Origin: "f:1", Raw: "x", Reason: "bad"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Commit(ctx, json.RawMessage(`1`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(ctx, mkBatch("s", idName, []any{int64(7), "ok"})); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Commit(ctx, json.RawMessage(`2`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := joinRows(query(t, conn, "SELECT id, name FROM "+qt(schema, "s"))); got != "7|ok" {
+				t.Errorf("rows %q", got)
+			}
+			if got := joinRows(query(t, conn, "SELECT origin, reason FROM "+qt(schema, quarantineTable))); got != "f:1|bad" {
+				t.Errorf("quarantine %q", got)
+			}
+			if st, _ := d.State(ctx, "p"); string(st["s"]) != "2" {
+				t.Errorf("state %s", st["s"])
+			}
+		})
+	}
+}

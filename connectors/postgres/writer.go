@@ -55,6 +55,7 @@ type writer struct {
 	rejects []connector.Reject
 	state   json.RawMessage // overwrite: the state stored by the swap
 	failed  bool
+	pending bool // opened without a schema; open runs at the first batch
 }
 
 func (w *writer) qualified(table string) string { return w.d.ident(table) }
@@ -324,6 +325,18 @@ func (w *writer) Write(ctx context.Context, b *connector.Batch) error {
 	}
 	if b.Len() == 0 {
 		return nil
+	}
+	if w.pending {
+		if w.inTx {
+			// Table creation runs outside the checkpoint's transaction.
+			return errors.New("first batch after uncommitted rejects: commit them first")
+		}
+		w.load.Schema = b.Schema
+		if err := w.open(ctx); err != nil {
+			w.failed = true
+			return fmt.Errorf("open %s: %w", w.load.Stream, err)
+		}
+		w.pending = false
 	}
 	if w.plan == nil || !w.plan.schema.Equal(b.Schema) {
 		if err := w.endCopy(ctx); err != nil {
