@@ -103,12 +103,15 @@ func (p *parser) record() (*record, error) {
 		}
 		rec := &p.rec
 		rec.line, rec.bad = start, ""
-		if bytes.IndexByte(body, p.quote) >= 0 {
-			return p.slow(l)
-		}
 		rec.raw = body
+		// Only a quote opening a field makes it quoted (one inside an
+		// unquoted field is kept as is), so checking each field's first
+		// byte is enough to pick the fast path.
 		f := rec.fields[:0]
 		for {
+			if len(body) > 0 && body[0] == p.quote {
+				return p.slow(l)
+			}
 			i := bytes.IndexByte(body, p.delim)
 			if i < 0 {
 				f = append(f, body)

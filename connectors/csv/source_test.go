@@ -6,9 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -400,6 +403,31 @@ func TestParseTimestampFast(t *testing.T) {
 	for _, s := range []string{"2023-02-29", "2024-01-02T25:00:00", "2024-01-02T03:04:05.", "2024-01-02T03:04:05X"} {
 		if _, ok := parseTimestamp([]byte(s)); ok {
 			t.Errorf("%s accepted", s)
+		}
+	}
+}
+
+func TestFastNumbers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 20000; i++ {
+		s := strconv.FormatFloat(rng.NormFloat64()*math.Pow10(rng.IntN(12)), 'f', rng.IntN(8), 64)
+		got, err := parseFloat([]byte(s))
+		want, _ := strconv.ParseFloat(s, 64)
+		if err != nil || got != want {
+			t.Fatalf("parseFloat(%q) = %v %v, want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "-", ".", "1.2.3", "1e5", "abc", "12345678901234567"} {
+		got, err := parseFloat([]byte(s))
+		want, werr := strconv.ParseFloat(s, 64)
+		if (err != nil) != (werr != nil) || (err == nil && got != want) {
+			t.Errorf("parseFloat(%q) = %v %v, want %v %v", s, got, err, want, werr)
+		}
+	}
+	for d := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 3000; d = d.AddDate(0, 0, 13) {
+		y, m, dd := d.Date()
+		if got := daysFromCivil(y, int(m), dd) * 86400; got != d.Unix() {
+			t.Fatalf("%v: %d, want %d", d, got, d.Unix())
 		}
 	}
 }

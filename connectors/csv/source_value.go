@@ -120,8 +120,52 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(u), true
 }
 
+// exact10 holds the powers of ten a float64 represents exactly.
+var exact10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// fastFloat reads plain decimals of up to 15 digits ("611.636", "-3"): the
+// digits and the power of ten are both exact in a float64, so one division
+// rounds correctly (Clinger's fast path) without strconv's general parser.
+func fastFloat(b []byte) (float64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var m uint64
+	digits, frac, point := 0, 0, false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(m) / exact10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
 func parseFloat(b []byte) (float64, error) {
 	t := trimSpace(b)
+	if f, ok := fastFloat(t); ok {
+		return f, nil
+	}
 	// The string view lives only for the call; the error, which would
 	// keep it, is dropped.
 	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(t), len(t)), 64)
@@ -215,11 +259,11 @@ func parseTimestamp(b []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	y, mo, d := num(b[0:4]), num(b[5:7]), num(b[8:10])
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) {
+	if y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) {
 		return time.Time{}, false
 	}
 	if n == 10 {
-		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC), true
+		return time.Unix(daysFromCivil(y, mo, d)*86400, 0).UTC(), true
 	}
 	if n < 19 || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
@@ -280,11 +324,22 @@ func parseTimestamp(b []byte) (time.Time, bool) {
 	if i != n {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
-	if off != 0 {
-		t = t.Add(-time.Duration(off) * time.Second)
+	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+s) - int64(off)
+	return time.Unix(secs, int64(ns)).UTC(), true
+}
+
+// daysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's algorithm), cheaper than time.Date's normalisation.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
 	}
-	return t, true
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func daysIn(m, y int) int {
