@@ -141,11 +141,20 @@ type format struct {
 
 // Infer reads the header and a sample of the first file.
 func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector.Schema, error) {
-	if len(files) == 0 {
-		return nil, errors.New("no file to infer a schema from")
+	for _, file := range files {
+		s, err := f.inferFile(file, nil)
+		if errors.Is(err, errEmpty) {
+			continue
+		}
+		return s, err
 	}
-	return f.inferFile(files[0], nil)
+	// Only empty files: no columns yet.
+	return connector.NewSchema(), nil
 }
+
+// errEmpty reports a file without a single line, which holds no records
+// and no header; it is skipped rather than failing the stream.
+var errEmpty = errors.New("empty file")
 
 // inferFile returns the schema of one file: its column names, with the
 // types of known (stream-level) columns and inferred types for the rest.
@@ -188,7 +197,7 @@ func (f *format) inferFile(file filesource.File, known *connector.Schema) (*conn
 		samples = append(samples, vals)
 	}
 	if names == nil {
-		return nil, errors.New("no header and no columns configured in an empty file")
+		return nil, errEmpty
 	}
 	fields := make([]connector.Field, len(names))
 	col := make([]string, len(samples))
@@ -224,7 +233,7 @@ func (f *format) readNames(p *parser) ([]string, error) {
 	}
 	rec, err := p.record()
 	if err == io.EOF {
-		return nil, errors.New("empty file: no header")
+		return nil, errEmpty
 	}
 	if err != nil {
 		return nil, err
@@ -293,6 +302,9 @@ func (f *format) Open(ctx context.Context, pos filesource.Position, schema *conn
 		names, err := f.readNames(p)
 		start := filesource.Mark{Offset: p.offset, Line: p.line}
 		r.Close()
+		if errors.Is(err, errEmpty) {
+			return emptyScanner{}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -326,6 +338,12 @@ func equalNames(a, b []string) bool {
 	}
 	return true
 }
+
+// emptyScanner reads a file with nothing in it.
+type emptyScanner struct{}
+
+func (emptyScanner) Next(filesource.Alloc) (filesource.Item, error) { return filesource.Item{}, io.EOF }
+func (emptyScanner) Close() error                                   { return nil }
 
 // scanner turns parsed records into rows of one file.
 type scanner struct {

@@ -155,6 +155,13 @@ func TestCSVSourceRead(t *testing.T) {
 			origins: []string{"m.csv:2", "m.csv:5"},
 		},
 		{
+			name:    "empty files and files with their own header",
+			files:   map[string]string{"h0.csv": "", "h1.csv": "id,v\n1,x\n", "h2.csv": "v,id,extra\ny,2,2024-01-01\n", "h3.csv": "id,v\n"},
+			cfg:     map[string]any{"path": "h*.csv"},
+			want:    []map[string]any{{"id": int64(1), "v": "x"}, {"v": "y", "id": int64(2), "extra": ts("2024-01-01T00:00:00Z")}},
+			origins: []string{"h1.csv:2", "h2.csv:2"},
+		},
+		{
 			name:   "stream settings override the connector's",
 			files:  map[string]string{"a.tsv": "id\tv\n1\tx\n", "b.csv": "id,v\n5,q\n"},
 			cfg:    map[string]any{"path": "b.csv"},
