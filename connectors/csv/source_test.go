@@ -277,6 +277,9 @@ func TestCSVSourceResume(t *testing.T) {
 		if i%7 == 0 {
 			a.WriteString("bad\n")
 		}
+		if i == 13 {
+			a.WriteString("99,\"a quote that never closes\n")
+		}
 	}
 	for i := 26; i <= 40; i++ {
 		fmt.Fprintf(&b, "%d,b\n", i)
@@ -296,8 +299,13 @@ func TestCSVSourceResume(t *testing.T) {
 					t.Fatalf("ids %v: not each of 1..40 once", ids)
 				}
 			}
-			if len(ids) != 40 || len(e.Rejects) != 3 {
-				t.Errorf("%d rows and %d rejects, want 40 and 3", len(ids), len(e.Rejects))
+			if len(ids) != 40 || len(e.Rejects) != 4 {
+				t.Errorf("%d rows and %d rejects, want 40 and 4", len(ids), len(e.Rejects))
+			}
+			for _, r := range e.Rejects {
+				if r.Raw == "99,\"a quote that never closes" && !strings.HasSuffix(r.Origin, "x1.csv:29") {
+					t.Errorf("reject %+v: wrong origin", r)
+				}
 			}
 		})
 	}
