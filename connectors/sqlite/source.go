@@ -18,7 +18,7 @@ type SourceConfig struct {
 
 func init() {
 	connector.RegisterSource(connector.NewSpec[SourceConfig, sqlsource.StreamConfig]("sqlite", "SQLite database file: tables and custom queries, full or incremental"), NewSource)
-	// connector.RegisterDestination(connector.NewSpec[DestinationConfig, struct{}]("sqlite", "SQLite database file: append, dedup merge and atomic overwrite, state kept with the data"), NewDestination)
+	connector.RegisterDestination(connector.NewSpec[DestinationConfig, struct{}]("sqlite", "SQLite database file: append, dedup merge and atomic overwrite, state kept with the data"), NewDestination)
 }
 
 // NewSource builds the sqlite source from its JSON config. The file must

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -28,14 +29,7 @@ func Convert(t connector.Type, v any) (any, error) {
 			}
 			return string(x), nil
 		case connector.TypeDecimal:
-			d, err := connector.ParseDecimalBytes(bytes.TrimSpace(x))
-			if errors.Is(err, connector.ErrDecimalRange) {
-				return nil, fmt.Errorf("%s: %w", x, err)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("not a decimal: %q", x)
-			}
-			return d, nil
+			return parseDecimal(string(x))
 		case connector.TypeJSON:
 			return decodeJSON(x)
 		}
@@ -47,14 +41,7 @@ func Convert(t connector.Type, v any) (any, error) {
 		case connector.TypeJSON:
 			return decodeJSON([]byte(x))
 		case connector.TypeDecimal:
-			d, err := connector.ParseDecimal(x)
-			if errors.Is(err, connector.ErrDecimalRange) {
-				return nil, fmt.Errorf("%s: %w", x, err)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("not a decimal: %q", x)
-			}
-			return d, nil
+			return parseDecimal(x)
 		}
 		return connector.ParseValue(t, x)
 	case float32:
@@ -88,6 +75,26 @@ func Convert(t connector.Type, v any) (any, error) {
 		}
 	}
 	return connector.Convert(t, v)
+}
+
+// parseDecimal parses a decimal as a database prints it. Columns with a
+// wide declared scale print trailing zeros ("12.500000000000000000") that
+// would count against the 18 significant digits of a Decimal; they are
+// dropped only when the value would not fit otherwise, so the value stays
+// exact either way.
+func parseDecimal(s string) (any, error) {
+	s = strings.TrimSpace(s)
+	d, err := connector.ParseDecimal(s)
+	if errors.Is(err, connector.ErrDecimalRange) && strings.Contains(s, ".") && !strings.ContainsAny(s, "eE") {
+		d, err = connector.ParseDecimal(strings.TrimSuffix(strings.TrimRight(s, "0"), "."))
+	}
+	if errors.Is(err, connector.ErrDecimalRange) {
+		return nil, fmt.Errorf("%s: %w", s, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not a decimal: %q", s)
+	}
+	return d, nil
 }
 
 func decodeJSON(b []byte) (any, error) {
