@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/sqldest"
 	"github.com/tributary-data/tributary/connectors/sqlsource"
 )
 
@@ -152,7 +153,7 @@ func (d Dialect) Tables(ctx context.Context, db *sql.DB, schemas []string) ([]sq
 // mariaJSONColumns finds MariaDB JSON columns, which it stores as LONGTEXT
 // with a json_valid check constraint. MySQL has a real JSON type and no
 // such constraints, and older servers lack the view: both yield none.
-func mariaJSONColumns(ctx context.Context, db *sql.DB, marks string, args []any) (map[[3]string]bool, error) {
+func mariaJSONColumns(ctx context.Context, db sqldest.Querier, marks string, args []any) (map[[3]string]bool, error) {
 	out := map[[3]string]bool{}
 	rows, err := db.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 		WHERE CONSTRAINT_SCHEMA IN (`+marks+`) AND CHECK_CLAUSE LIKE 'json\_valid(%'`, args...)

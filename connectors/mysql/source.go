@@ -16,7 +16,7 @@ type SourceConfig struct {
 
 func init() {
 	connector.RegisterSource(connector.NewSpec[SourceConfig, sqlsource.StreamConfig]("mysql", "MySQL and MariaDB: tables and custom queries, full or incremental"), NewSource)
-	// connector.RegisterDestination(connector.NewSpec[DestinationConfig, struct{}]("mysql", "MySQL and MariaDB: append, dedup merge and atomic overwrite, state kept with the data"), NewDestination)
+	connector.RegisterDestination(connector.NewSpec[DestinationConfig, struct{}]("mysql", "MySQL and MariaDB: append, dedup merge and atomic overwrite, state kept with the data"), NewDestination)
 }
 
 // NewSource builds the mysql source from its JSON config.
