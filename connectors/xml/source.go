@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesource"
@@ -117,7 +119,25 @@ func (f *format) open(file filesource.File, skip int64, schema *connector.Schema
 	if err != nil {
 		return nil, err
 	}
-	s := &scanner{data: data, dec: xml.NewDecoder(bytes.NewReader(data)), path: f.path, line: 1}
+	s := &scanner{data: data, path: f.path, line: 1}
+	if !utf8.Valid(data) {
+		// encoding/xml stops at the first invalid byte, which would fail
+		// the whole file for one bad record. Each invalid byte becomes '?'
+		// (same length, so offsets hold) and the records holding one are
+		// rejected.
+		s.orig = data
+		data = bytes.Clone(data)
+		for i := 0; i < len(data); {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				s.bad = append(s.bad, i)
+				data[i] = '?'
+			}
+			i += n
+		}
+		s.data = data
+	}
+	s.dec = xml.NewDecoder(bytes.NewReader(data))
 	if schema != nil {
 		s.objects = filesource.NewObjects(schema, f.overrides, true)
 	}
@@ -139,11 +159,14 @@ type node struct {
 
 type scanner struct {
 	data    []byte
+	orig    []byte // the content as read, when data had invalid UTF-8 replaced
+	bad     []int  // offsets of the invalid bytes, ascending
 	dec     *xml.Decoder
 	path    []string
 	stack   []string
 	objects *filesource.Objects
 	record  int64
+	start   int  // offset of the last record element
 	root    bool // the root element matches the record path
 
 	line    int64
@@ -202,6 +225,7 @@ func (s *scanner) element() (node, int64, string, error) {
 				continue
 			}
 			s.stack = s.stack[:len(s.stack)-1]
+			s.start = start
 			var n node
 			if err := s.dec.DecodeElement(&n, &t); err != nil {
 				var se *xml.SyntaxError
@@ -225,6 +249,13 @@ func (s *scanner) Next(alloc filesource.Alloc) (filesource.Item, error) {
 	}
 	s.record++
 	it := filesource.Item{Line: line, End: filesource.Mark{Record: s.record}}
+	if s.orig != nil {
+		end := s.start + len(raw)
+		if i := sort.SearchInts(s.bad, s.start); i < len(s.bad) && s.bad[i] < end {
+			it.Raw, it.Reason = strings.ToValidUTF8(string(s.orig[s.start:end]), "\uFFFD"), "invalid UTF-8"
+			return it, nil
+		}
+	}
 	row, reason := s.objects.Row(flatten(n, "", nil), alloc)
 	if reason != "" {
 		it.Raw, it.Reason = raw, reason

@@ -94,6 +94,17 @@ func TestXMLSourceRejectsAndErrors(t *testing.T) {
 		t.Errorf("reject %+v", r)
 	}
 
+	// Invalid UTF-8 rejects its record, not the document.
+	p = writeFile(t, dir, "u.xml", "<rows>\n<row><n>1</n></row>\n<row><n>\xff</n></row>\n<row><n>3</n></row>\n</rows>")
+	src = newSource(t, map[string]any{"path": p, "record_path": "rows/row"})
+	e = &sourcetest.Emitter{}
+	if err := src.Read(context.Background(), connector.ReadRequest{Streams: []connector.Stream{{Name: "u"}}}, e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Rows()) != 2 || len(e.Rejects) != 1 || e.Rejects[0].Origin != p+":3" || e.Rejects[0].Reason != "invalid UTF-8" || e.Rejects[0].Raw != "<row><n>\uFFFD</n></row>" {
+		t.Errorf("rows %v rejects %+v", e.Rows(), e.Rejects)
+	}
+
 	for _, tc := range []struct{ name, doc, path, want string }{
 		{"not well-formed", "<rows>\n<row><n>1</n></row>\n<row><n>2</row>\n</rows>", "rows/row", "invalid XML document at line 3"},
 		{"wrong root", "<items><row/></items>", "rows/row", `no element at record path "rows/row"`},
