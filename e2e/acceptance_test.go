@@ -154,7 +154,11 @@ transforms:
 	}
 	mustContain(t, "validate output", r.stderr, `bad.yaml:13: transforms[1].cast.amount: unknown type "decmal"`)
 
-	r = tributary(t, dir, nil, "run", "../examples/people-to-postgres.yaml")
+	abs, err := filepath.Abs("../examples/people-to-postgres.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = tributary(t, dir, nil, "run", abs)
 	if r.code == 0 {
 		t.Fatal("run without PG_URL succeeded")
 	}
@@ -183,7 +187,7 @@ func TestConnectorCommands(t *testing.T) {
 	copyFile(t, "../examples/people-to-sqlite.yaml", filepath.Join(dir, "people.yaml"))
 	copyFile(t, "../examples/data/people1.csv", filepath.Join(dir, "data/people1.csv"))
 	r = tributary(t, dir, nil, "discover", "people.yaml")
-	mustContain(t, "discover", r.stdout, "stream people", "email", "updated_at", "timestamp")
+	mustContain(t, "discover", r.stdout, "stream people", "primary key:       id", "email", "updated_at", "int64")
 	r = tributary(t, dir, nil, "check", "people.yaml")
 	if r.code != 0 {
 		t.Errorf("check failed: %s %s", r.stdout, r.stderr)

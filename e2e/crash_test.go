@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tributary-data/tributary/connectors/filesink"
 )
 
 const crashRows = 200_000
@@ -94,7 +96,9 @@ func killAt(t *testing.T, dir string, env []string, d time.Duration) bool {
 
 // crashLoop runs iterations of: fresh destination, one to three SIGKILLs
 // at random moments, a run to completion, then verify.
-func crashLoop(t *testing.T, env []string, reset func(), verify func(iteration int), dir string) {
+// committed counts the rows the destination holds, to show that kills
+// landed between checkpoints and not only before the first one.
+func crashLoop(t *testing.T, env []string, reset func(), committed func() int64, verify func(iteration int), dir string) {
 	t.Helper()
 	// Time one clean run to aim the kills inside it.
 	reset()
@@ -105,21 +109,27 @@ func crashLoop(t *testing.T, env []string, reset func(), verify func(iteration i
 	full := time.Since(start)
 	verify(-1)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	killedMidway := 0
+	killedMidway, partial := 0, 0
 	for i := range 10 {
 		reset()
 		for range 1 + rng.IntN(3) {
-			d := time.Duration(float64(full) * (0.05 + 0.9*rng.Float64()))
+			d := time.Duration(float64(full) * (0.3 + 0.65*rng.Float64()))
 			if killAt(t, dir, env, d) {
 				killedMidway++
 			}
+		}
+		if n := committed(); n > 0 && n < crashRows {
+			partial++
 		}
 		if r := tributary(t, dir, env, "run", "crash.yaml"); r.code != 0 {
 			t.Fatalf("iteration %d: resumed run failed: %s", i, r.stderr)
 		}
 		verify(i)
 	}
-	t.Logf("clean run %s; %d kills landed during a run", full.Round(time.Millisecond), killedMidway)
+	t.Logf("clean run %s; %d kills landed during a run; %d of 10 iterations resumed from partly loaded data", full.Round(time.Millisecond), killedMidway, partial)
+	if partial < 2 {
+		t.Errorf("only %d iterations resumed from partly committed data", partial)
+	}
 	if killedMidway < 10 {
 		t.Errorf("only %d kills landed during a run; the loop proves little", killedMidway)
 	}
@@ -139,6 +149,13 @@ func TestCrashPostgres(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			committed := func() int64 {
+				var n int64
+				if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".rows").Scan(&n); err != nil {
+					return 0 // not created yet
+				}
+				return n
+			}
 			verify := func(i int) {
 				var total, distinct, lo, hi int64
 				err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM "+schema+".rows").Scan(&total, &distinct, &lo, &hi)
@@ -149,7 +166,7 @@ func TestCrashPostgres(t *testing.T) {
 					t.Fatalf("iteration %d: %d rows, %d distinct ids in [%d, %d]; want each of %d ids exactly once", i, total, distinct, lo, hi, crashRows)
 				}
 			}
-			crashLoop(t, nil, reset, verify, dir)
+			crashLoop(t, nil, reset, committed, verify, dir)
 			reset()
 		})
 	}
@@ -177,5 +194,12 @@ func TestCrashJSONL(t *testing.T) {
 			t.Fatalf("iteration %d: %d rows, want %d", i, len(ids), crashRows)
 		}
 	}
-	crashLoop(t, nil, reset, verify, dir)
+	committed := func() int64 {
+		n, err := filesink.Rows(filepath.Join(dir, "out"), "rows")
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	crashLoop(t, nil, reset, committed, verify, dir)
 }

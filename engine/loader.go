@@ -74,6 +74,11 @@ func (l *loader) open(ctx context.Context, sw *streamWriter, schema *connector.S
 
 func (l *loader) loop(ctx context.Context, events <-chan event) error {
 	for ev := range events {
+		if ev.kind == evEnd {
+			// Finishing inside the loop keeps every destination call on the
+			// run's context, which ends only when the run does.
+			return l.finish(ctx)
+		}
 		sw := l.stream(ev.stream)
 		c := l.run.stats[ev.stream]
 		switch ev.kind {

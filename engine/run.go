@@ -202,15 +202,14 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 		if err := src.Read(gctx, req, em); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		return em.flush(gctx)
+		if err := em.flush(gctx); err != nil {
+			return err
+		}
+		return em.send(gctx, event{kind: evEnd})
 	})
 	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}}
 	g.Go(func() error { return ld.loop(gctx, events) })
-	err = g.Wait()
-	if err == nil {
-		err = ld.finish(ctx)
-	}
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		ld.abort(context.WithoutCancel(ctx))
 		return err
 	}
@@ -230,6 +229,7 @@ const (
 	evBatch eventKind = iota
 	evCheckpoint
 	evRejects
+	evEnd // the source read everything: publish the loads
 )
 
 type event struct {
