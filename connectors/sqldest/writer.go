@@ -12,10 +12,6 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
-// ErrSchemaFrozen is returned when a batch's schema differs from the table
-// and the load's schema policy is freeze.
-var ErrSchemaFrozen = errors.New("schema changed under the freeze policy")
-
 // maxStatementBytes caps the data of one INSERT well under the default
 // max_allowed_packet of MySQL and MariaDB.
 const maxStatementBytes = 4 << 20

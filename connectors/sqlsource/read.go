@@ -387,6 +387,13 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 				args = append(args, r.bind(after[i]))
 			}
 			conds = append(conds, rowValue(order)+" > "+rowValue(marks))
+			if len(keys) > 1 {
+				// Implied by the row comparison, but a plain range on the
+				// leading key is what every planner turns into an index
+				// range scan; MariaDB does not for row values.
+				conds = append(conds, order[0]+" >= "+r.dialect.Placeholder(len(args)+1))
+				args = append(args, r.bind(after[0]))
+			}
 		}
 		q := "SELECT " + r.list + " FROM " + r.from
 		if len(conds) > 0 {
