@@ -31,6 +31,7 @@ type Objects struct {
 	schema    *connector.Schema
 	index     map[string]int
 	overrides map[string]connector.Type
+	vals      []any
 	// Text says values are text to be typed by their looks (XML), not
 	// JSON values typed by their kind.
 	Text bool
@@ -51,8 +52,12 @@ func (o *Objects) Schema() *connector.Schema { return o.schema }
 // Row converts one record into a row allocated with alloc, or explains why
 // it cannot.
 func (o *Objects) Row(rec []KV, alloc Alloc) ([]any, string) {
+	// Values are converted before the row is allocated, since a record
+	// may change the schema the row must have.
+	vals := o.vals[:0]
 	for _, kv := range rec {
 		if kv.Value == nil {
+			vals = append(vals, nil)
 			continue
 		}
 		i, ok := o.index[kv.Key]
@@ -62,30 +67,32 @@ func (o *Objects) Row(rec []KV, alloc Alloc) ([]any, string) {
 				t = ot
 			}
 			o.grow(kv.Key, t)
-			continue
+			i = len(o.schema.Fields) - 1
 		}
 		f := o.schema.Fields[i]
-		if _, fixed := o.overrides[f.Name]; fixed {
-			continue
-		}
-		if _, err := ConvertValue(f.Type, kv.Value); err == nil {
-			continue
-		}
-		if w, ok := connector.Widen(f.Type, o.natural(kv.Value)); ok && w != f.Type && w != connector.TypeString {
-			o.retype(i, w)
-		}
-	}
-	row := alloc(o.schema)
-	for _, kv := range rec {
-		i, ok := o.index[kv.Key]
-		if !ok {
-			continue // null in a field never seen with a value
-		}
-		v, err := ConvertValue(o.schema.Fields[i].Type, kv.Value)
+		v, err := ConvertValue(f.Type, kv.Value)
 		if err != nil {
+			if _, fixed := o.overrides[f.Name]; !fixed {
+				if w, ok := connector.Widen(f.Type, o.natural(kv.Value)); ok && w != f.Type && w != connector.TypeString {
+					if v2, err2 := ConvertValue(w, kv.Value); err2 == nil {
+						o.retype(i, w)
+						v, err = v2, nil
+					}
+				}
+			}
+		}
+		if err != nil {
+			o.vals = vals
 			return nil, fmt.Sprintf("field %q: %v", kv.Key, err)
 		}
-		row[i] = v
+		vals = append(vals, v)
+	}
+	o.vals = vals
+	row := alloc(o.schema)
+	for j, kv := range rec {
+		if vals[j] != nil {
+			row[o.index[kv.Key]] = vals[j]
+		}
 	}
 	return row, ""
 }
@@ -291,6 +298,32 @@ func JSONValue(v any) any {
 		}
 	}
 	return v
+}
+
+// DecodeRecord decodes one JSON object into fields. Key order only
+// matters for fields the schema does not hold yet (it decides where they
+// are appended), so the common record, all of whose keys are known, is
+// decoded into a map in one pass and the ordered, slower decoding is kept
+// for records bringing new keys.
+func (o *Objects) DecodeRecord(data []byte, into []KV) ([]KV, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		// Let the ordered decoder name the problem.
+		return DecodeObject(data, into)
+	}
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
+		return into, errors.New("invalid JSON: data after the object")
+	}
+	out := into[:0]
+	for k, v := range m {
+		if _, ok := o.index[k]; !ok {
+			return DecodeObject(data, into)
+		}
+		out = append(out, KV{Key: k, Value: v})
+	}
+	return out, nil
 }
 
 // DecodeObject decodes one JSON object keeping its keys in order (a later

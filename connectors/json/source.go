@@ -243,7 +243,7 @@ func (s *scanner) Next(alloc filesource.Alloc) (filesource.Item, error) {
 		it.Raw, it.Reason = strings.ToValidUTF8(string(raw), "\uFFFD"), "invalid UTF-8"
 		return it, nil
 	}
-	s.kv, err = filesource.DecodeObject(raw, s.kv)
+	s.kv, err = s.objects.DecodeRecord(raw, s.kv)
 	if err != nil {
 		it.Raw, it.Reason = string(raw), err.Error()
 		return it, nil

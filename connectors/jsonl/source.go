@@ -172,7 +172,7 @@ func (s *scanner) Next(alloc filesource.Alloc) (filesource.Item, error) {
 	if !utf8.Valid(line) {
 		return reject("invalid UTF-8")
 	}
-	s.kv, err = filesource.DecodeObject(line, s.kv)
+	s.kv, err = s.objects.DecodeRecord(line, s.kv)
 	if err != nil {
 		return reject(err.Error())
 	}
