@@ -333,3 +333,38 @@ func TestPreview(t *testing.T) {
 		t.Error("preview wrote to the destination")
 	}
 }
+
+func TestChecksAndProfile(t *testing.T) {
+	cases := []struct {
+		name      string
+		checks    string
+		wantErr   string
+		committed int
+	}{
+		{"warn check does not stop the load", `{check: row_count, min: 1000}`, "", 50},
+		{"fail check stops it before any commit", `{check: row_count, min: 1000, severity: fail}`, "check failed, nothing committed", 0},
+		{"passing fail check commits at the end", `{check: unique, fields: [id], severity: fail}`, "", 50},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dest := "checks-" + c.name
+			s := spec(t, dest, "      checks: ["+c.checks+"]", 50, "", 0, true)
+			r, err := New(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Execute(context.Background())
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, c.wantErr)
+			}
+			d, _ := dests.Load(dest)
+			if got := len(d.(*memDestination).committed["s"]); got != c.committed {
+				t.Errorf("%d rows committed, want %d", got, c.committed)
+			}
+			st := res.Streams[0]
+			if len(st.Checks) != 1 || len(st.Profile) != 2 || st.Profile[0].Name != "id" || st.Profile[0].Count != 50 {
+				t.Errorf("checks %+v, profile %+v", st.Checks, st.Profile)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ type loader struct {
 	backend stateBackend
 	writers map[string]*streamWriter
 	order   []*streamWriter
+	obs     *observer
 }
 
 // streamWriter is one stream's load in progress.
@@ -29,12 +30,17 @@ type streamWriter struct {
 	sample      []connector.Reject // the first rejects of the run, for messages
 	uncommitted int64
 	lastCommit  time.Time
+	// atEnd holds every checkpoint back to the end of the stream: when a
+	// check of severity fail must pass first, or when a step holds rows
+	// back that no checkpoint covers yet.
+	atEnd bool
 }
 
 func (l *loader) stream(name string) *streamWriter {
 	sw, ok := l.writers[name]
 	if !ok {
 		sw = &streamWriter{name: name, lastCommit: time.Now()}
+		sw.atEnd = l.obs.hasFailChecks(name) || l.run.holdsRows(name)
 		l.writers[name] = sw
 		l.order = append(l.order, sw)
 	}
@@ -95,6 +101,7 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 			}
 			c.written.Add(n)
 			sw.uncommitted += n
+			l.obs.observe(sw.name, ev.batch)
 		case evRejects:
 			for i := range ev.rejects {
 				ev.rejects[i].RunID = l.run.opts.RunID
@@ -108,7 +115,7 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 			}
 		case evCheckpoint:
 			sw.state = ev.state
-			if sw.uncommitted >= l.run.commitRows || time.Since(sw.lastCommit) >= l.run.commitInterval {
+			if !sw.atEnd && sw.uncommitted >= l.run.commitRows || time.Since(sw.lastCommit) >= l.run.commitInterval {
 				if err := l.commit(ctx, sw, false); err != nil {
 					return err
 				}
@@ -187,6 +194,19 @@ func (l *loader) commit(ctx context.Context, sw *streamWriter, final bool) error
 
 // finish commits every stream's last checkpoint and publishes the loads.
 func (l *loader) finish(ctx context.Context) error {
+	// Every stream's checks are judged before any stream commits.
+	l.obs.close()
+	var failed error
+	for _, s := range l.run.streams {
+		res, err := l.obs.verdict(s.Name)
+		l.run.setQuality(s.Name, l.obs.streams[s.Name].profiler.Profile(), res)
+		if err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed != nil {
+		return failed
+	}
 	for _, sw := range l.order {
 		if err := l.commit(ctx, sw, true); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tributary-data/tributary/quality"
 	"github.com/tributary-data/tributary/transform"
 )
 
@@ -45,6 +46,10 @@ type StreamStats struct {
 	Deduplicated  int64         `json:"deduplicated"`
 	Duration      time.Duration `json:"duration_ns"`
 	RowsPerSecond float64       `json:"rows_per_second"`
+	// Profile describes every column of the rows written.
+	Profile []quality.ColumnProfile `json:"profile,omitempty"`
+	// Checks holds the stream's data quality check results.
+	Checks []quality.CheckResult `json:"checks,omitempty"`
 }
 
 // counters are updated by the run's goroutines and read by progress

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/pipeline"
+	"github.com/tributary-data/tributary/quality"
 	"github.com/tributary-data/tributary/transform"
 )
 
@@ -51,8 +52,31 @@ type Run struct {
 	commitRows     int64
 	commitInterval time.Duration
 
-	mergeMu sync.Mutex
-	merges  []transform.Merge
+	mergeMu  sync.Mutex
+	merges   []transform.Merge
+	profiles map[string][]quality.ColumnProfile
+	checks   map[string][]quality.CheckResult
+}
+
+func (r *Run) setQuality(stream string, p []quality.ColumnProfile, c []quality.CheckResult) {
+	r.mergeMu.Lock()
+	defer r.mergeMu.Unlock()
+	r.profiles[stream], r.checks[stream] = p, c
+}
+
+// holdsRows reports whether a step of the stream keeps rows back until the
+// stream ends (dedup keeping the last or most complete row).
+func (r *Run) holdsRows(stream string) bool {
+	chain, err := r.spec.Steps(stream)
+	if err != nil {
+		return false
+	}
+	for _, s := range chain {
+		if h, ok := s.(interface{ HoldsRows() bool }); ok && h.HoldsRows() {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxMerges bounds the merges a run result lists; the count is exact
@@ -90,6 +114,8 @@ func New(spec *pipeline.Spec, opts Options) (*Run, error) {
 		opts:           opts,
 		streams:        spec.ConnectorStreams(),
 		stats:          map[string]*counters{},
+		profiles:       map[string][]quality.ColumnProfile{},
+		checks:         map[string][]quality.CheckResult{},
 		log:            opts.Logger.With("pipeline", spec.Name, "run_id", opts.RunID),
 		commitRows:     DefaultCommitRows,
 		commitInterval: DefaultCommitInterval,
@@ -132,6 +158,10 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	res.Streams = r.Progress()
 	r.mergeMu.Lock()
 	res.Merges = r.merges
+	for i := range res.Streams {
+		res.Streams[i].Profile = r.profiles[res.Streams[i].Name]
+		res.Streams[i].Checks = r.checks[res.Streams[i].Name]
+	}
 	r.mergeMu.Unlock()
 	switch {
 	case err == nil:
@@ -207,7 +237,12 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 		}
 		return em.send(gctx, event{kind: evEnd})
 	})
-	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}}
+	obs, err := newObserver(r)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}, obs: obs}
 	g.Go(func() error { return ld.loop(gctx, events) })
 	if err := g.Wait(); err != nil {
 		ld.abort(context.WithoutCancel(ctx))

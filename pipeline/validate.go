@@ -14,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/quality"
 	"github.com/tributary-data/tributary/transform"
 )
 
@@ -59,8 +60,10 @@ func (s *Spec) Validate() error {
 			}
 		}
 		s.validateSteps(p+".transforms", st.Transforms, add)
+		validateChecks(p+".checks", st.Checks, add)
 	}
 	s.validateSteps("transforms", s.Transforms, add)
+	validateChecks("checks", s.Checks, add)
 
 	o := s.Options
 	if o.BatchSize < 0 {
@@ -155,6 +158,43 @@ func stepErrs(p, name string, err error, add func(string, string, ...any)) {
 	default:
 		add(p+"."+name, "%v", err)
 	}
+}
+
+func validateChecks(path string, checks []Check, add func(string, string, ...any)) {
+	if _, err := quality.BuildChecks(checkMaps(checks)); err != nil {
+		var list transform.Errors
+		var one *transform.Error
+		switch {
+		case errors.As(err, &list):
+			for _, e := range list {
+				add(path+e.Path, "%s", e.Msg)
+			}
+		case errors.As(err, &one):
+			add(path+one.Path, "%s", one.Msg)
+		default:
+			add(path, "%v", err)
+		}
+	}
+}
+
+func checkMaps(cs []Check) []map[string]any {
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		out[i] = c
+	}
+	return out
+}
+
+// StreamChecks builds the data quality checks of a stream: the pipeline-wide
+// ones, then the stream's own. Each call returns fresh checks.
+func (s *Spec) StreamChecks(stream string) ([]quality.Check, error) {
+	all := checkMaps(s.Checks)
+	for _, st := range s.Source.Streams {
+		if st.Name == stream {
+			all = append(all, checkMaps(st.Checks)...)
+		}
+	}
+	return quality.BuildChecks(all)
 }
 
 // validateConfig checks a connector config against the connector's JSON

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -94,10 +93,7 @@ func printTable(w io.Writer, t engine.Table) {
 			if v == nil {
 				s = "NULL"
 			}
-			if utf8.RuneCountInString(s) > 32 {
-				s = string([]rune(s)[:31]) + "…"
-			}
-			cells[i] = s
+			cells[i] = short(s)
 		}
 		fmt.Fprintln(tw, "   "+strings.Join(cells, "\t"))
 	}

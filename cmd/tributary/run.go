@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/pipeline"
 )
@@ -24,6 +25,7 @@ func newRunCmd() *cobra.Command {
 		statePath   string
 		fullRefresh bool
 		asJSON      bool
+		profile     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -59,6 +61,10 @@ manifests); otherwise in a local state file beside the pipeline file
 				}
 			} else {
 				printSummary(cmd.OutOrStdout(), res)
+				printChecks(cmd.OutOrStdout(), res)
+				if profile {
+					printProfiles(cmd.OutOrStdout(), res)
+				}
 			}
 			if runErr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "run %s %s: %v\n", res.RunID, res.Status, runErr)
@@ -69,7 +75,8 @@ manifests); otherwise in a local state file beside the pipeline file
 	}
 	cmd.Flags().StringVar(&statePath, "state", "", "local state file (default: NAME.state.json beside the pipeline file)")
 	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "ignore saved state and read every stream from the beginning")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON (profiles and check results included)")
+	cmd.Flags().BoolVar(&profile, "profile", false, "print a profile of every column written")
 	return cmd
 }
 
@@ -140,4 +147,51 @@ func printSummary(w io.Writer, res *engine.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "run %s %s in %s\n", res.RunID, res.Status, res.Duration.Round(time.Millisecond))
+}
+
+func printChecks(w io.Writer, res *engine.Result) {
+	for _, s := range res.Streams {
+		for _, c := range s.Checks {
+			verdict := "passed"
+			if !c.Passed {
+				verdict = "FAILED (" + string(c.Severity) + ")"
+			}
+			fmt.Fprintf(w, "check %s: %s: %s", s.Name, c.Check, verdict)
+			if c.Message != "" && !c.Passed {
+				fmt.Fprintf(w, ": %s", c.Message)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func printProfiles(w io.Writer, res *engine.Result) {
+	for _, s := range res.Streams {
+		fmt.Fprintf(w, "\nprofile of %s\n", s.Name)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "COLUMN\tTYPE\tNULLS\tDISTINCT\tMIN\tMAX\tMEAN\tLENGTH\tTOP")
+		for _, c := range s.Profile {
+			mean, length := "", ""
+			if c.Mean != nil {
+				mean = fmt.Sprintf("%.4g", *c.Mean)
+			}
+			if c.MinLength != nil && c.MaxLength != nil {
+				length = fmt.Sprintf("%d..%d", *c.MinLength, *c.MaxLength)
+			}
+			var top []string
+			for _, v := range c.Top {
+				top = append(top, fmt.Sprintf("%s (%d)", short(connector.FormatValue(v.Value)), v.Count))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t~%d\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Type, c.NullRatio*100, c.Distinct,
+				short(connector.FormatValue(c.Min)), short(connector.FormatValue(c.Max)), mean, length, strings.Join(top, ", "))
+		}
+		tw.Flush()
+	}
+}
+
+func short(s string) string {
+	if r := []rune(s); len(r) > 24 {
+		return string(r[:23]) + "…"
+	}
+	return s
 }

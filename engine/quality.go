@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/quality"
+)
+
+// observer profiles and checks every loaded batch in a goroutine of its
+// own, so the load does not wait for the statistics.
+type observer struct {
+	batches chan observed
+	done    sync.WaitGroup
+	streams map[string]*streamQuality
+}
+
+type observed struct {
+	stream string
+	batch  *connector.Batch
+}
+
+type streamQuality struct {
+	profiler *quality.Profiler
+	checker  *quality.Checker
+	checks   []quality.Check
+}
+
+func newObserver(r *Run) (*observer, error) {
+	o := &observer{batches: make(chan observed, 8), streams: map[string]*streamQuality{}}
+	for _, s := range r.streams {
+		checks, err := r.spec.StreamChecks(s.Name)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: checks: %w", s.Name, err)
+		}
+		o.streams[s.Name] = &streamQuality{profiler: quality.NewProfiler(), checker: quality.NewChecker(checks...), checks: checks}
+	}
+	o.done.Add(1)
+	go func() {
+		defer o.done.Done()
+		for ob := range o.batches {
+			q := o.streams[ob.stream]
+			q.profiler.Observe(ob.batch)
+			q.checker.Observe(ob.batch)
+		}
+	}()
+	return o, nil
+}
+
+// observe queues a batch the destination has taken. Batches are never
+// reused after Write, so reading them concurrently with the next load is
+// safe.
+func (o *observer) observe(stream string, b *connector.Batch) {
+	o.batches <- observed{stream, b}
+}
+
+// close waits until every queued batch is observed.
+func (o *observer) close() {
+	if o.batches != nil {
+		close(o.batches)
+		o.done.Wait()
+		o.batches = nil
+	}
+}
+
+// hasFailChecks reports whether a stream has a check that stops the load:
+// such a stream commits once, at the end, after its checks passed, so bad
+// data never replaces good data.
+func (o *observer) hasFailChecks(stream string) bool {
+	for _, c := range o.streams[stream].checks {
+		if c.Severity() == quality.SeverityFail {
+			return true
+		}
+	}
+	return false
+}
+
+// verdict returns the stream's check results, and an error naming the
+// failed checks of severity fail. Call it after close.
+func (o *observer) verdict(stream string) ([]quality.CheckResult, error) {
+	res := o.streams[stream].checker.Results()
+	var failed []string
+	for _, r := range res {
+		if r.Failed() {
+			failed = append(failed, r.Message)
+		}
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("stream %s: check failed, nothing committed: %s", stream, strings.Join(failed, "; "))
+	}
+	return res, nil
+}
