@@ -33,6 +33,7 @@ type runJSON struct {
 		Written     int64  `json:"written"`
 		Quarantined int64  `json:"quarantined"`
 		Filtered    int64  `json:"filtered"`
+		Dedup       int64  `json:"deduplicated"`
 	} `json:"streams"`
 }
 
@@ -47,8 +48,8 @@ func runPipeline(t *testing.T, dir string, env []string, args ...string) runJSON
 		t.Fatalf("run output is not JSON: %v\n%s", err, r.stdout)
 	}
 	for _, s := range out.Streams {
-		if s.Read != s.Written+s.Quarantined+s.Filtered {
-			t.Errorf("stream %s: read %d != written %d + quarantined %d + filtered %d", s.Name, s.Read, s.Written, s.Quarantined, s.Filtered)
+		if s.Read != s.Written+s.Quarantined+s.Filtered+s.Dedup {
+			t.Errorf("stream %s: read %d != written %d + quarantined %d + filtered %d + deduplicated %d", s.Name, s.Read, s.Written, s.Quarantined, s.Filtered, s.Dedup)
 		}
 	}
 	return out
@@ -195,5 +196,34 @@ func TestConnectorCommands(t *testing.T) {
 	mustContain(t, "check", r.stdout, "source csv: ok", "destination sqlite: ok")
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTransformsExample runs examples/transforms.yaml as written: validate,
+// preview, lineage and a run whose counts add up.
+func TestTransformsExample(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "../examples/transforms.yaml", filepath.Join(dir, "transforms.yaml"))
+	copyFile(t, "../examples/data/customers.csv", filepath.Join(dir, "data/customers.csv"))
+	env := []string{"MASK_SALT=e2e-salt"}
+	if r := tributary(t, dir, env, "validate", "transforms.yaml"); r.code != 0 {
+		t.Fatalf("validate: %s", r.stderr)
+	}
+	r := tributary(t, dir, env, "preview", "transforms.yaml", "--rows", "20")
+	mustContain(t, "preview", r.stdout, "-- step 1: rename", "-- step 7: mask", "-- rejected", "validate")
+	r = tributary(t, dir, env, "lineage", "transforms.yaml")
+	mustContain(t, "lineage", r.stdout, "full_name", "email_domain")
+	r = tributary(t, dir, env, "lineage", "transforms.yaml", "--openlineage")
+	mustContain(t, "openlineage", r.stdout, `"eventType"`, `"columnLineage"`)
+
+	res := runPipeline(t, dir, env, "transforms.yaml")
+	s := res.Streams[0]
+	if s.Read != 20 || s.Quarantined == 0 || s.Filtered == 0 || s.Written == 0 || s.Dedup == 0 {
+		t.Errorf("counts = %+v", s)
+	}
+	r = tributary(t, dir, env, "run", "transforms.yaml", "--profile")
+	mustContain(t, "run --profile", r.stdout, "profile of customers", "null_ratio(email) <= 0.01: passed", "email_domain")
+	if r := tributary(t, dir, nil, "validate", "transforms.yaml"); r.code == 0 || !strings.Contains(r.stderr, "MASK_SALT") {
+		t.Errorf("validate without MASK_SALT: %d %s", r.code, r.stderr)
 	}
 }
