@@ -12,10 +12,12 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Conn holds the connection settings both sides share.
+// Conn holds the connection settings both sides share. The configs repeat
+// its fields rather than embed it: connector.NewSpec marks secrets only
+// among a config's own fields.
 type Conn struct {
-	DSN string `json:"dsn,omitempty" secret:"true" jsonschema:"description=Go MySQL driver DSN (user:pass@tcp(host:3306)/db); either dsn or url"`
-	URL string `json:"url,omitempty" secret:"true" jsonschema:"description=URL form: mysql://user:pass@host:3306/db?param=value"`
+	DSN string
+	URL string
 }
 
 // config parses the connection settings into a driver config with the

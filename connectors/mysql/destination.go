@@ -14,7 +14,8 @@ import (
 
 // DestinationConfig configures the mysql destination.
 type DestinationConfig struct {
-	Conn
+	DSN      string `json:"dsn,omitempty" secret:"true" jsonschema:"description=Go MySQL driver DSN (user:pass@tcp(host:3306)/db) or a mysql:// URL; either dsn or url"`
+	URL      string `json:"url,omitempty" secret:"true" jsonschema:"description=URL form: mysql://user:pass@host:3306/db?param=value"`
 	Database string `json:"database,omitempty" jsonschema:"description=Database the tables are written to; default: the connection's"`
 }
 
@@ -24,7 +25,7 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err := connector.DecodeConfig(raw, &cfg); err != nil {
 		return nil, err
 	}
-	dc, err := cfg.config()
+	dc, err := Conn{DSN: cfg.DSN, URL: cfg.URL}.config()
 	if err != nil {
 		return nil, err
 	}

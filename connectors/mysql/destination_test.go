@@ -14,7 +14,7 @@ import (
 func TestDestinationConformance(t *testing.T) {
 	dsn := newDatabase(t)
 	newDest := func(t *testing.T) connector.Destination {
-		raw, _ := json.Marshal(DestinationConfig{Conn: Conn{DSN: dsn}})
+		raw, _ := json.Marshal(DestinationConfig{DSN: dsn})
 		d, err := NewDestination(context.Background(), raw)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +30,7 @@ func TestDestinationConformance(t *testing.T) {
 	}
 	desttest.Run(t, desttest.Options{
 		Destination:   newDest,
-		Source:        func(t *testing.T) connector.Source { return openSource(t, SourceConfig{Conn: Conn{DSN: dsn}}) },
+		Source:        func(t *testing.T) connector.Source { return openSource(t, SourceConfig{DSN: dsn}) },
 		DB:            dialect.DB(),
 		Table:         DestDialect{Database: name}.Table,
 		Quote:         Dialect{}.Quote,

@@ -53,7 +53,7 @@ func TestKillLoop(t *testing.T) {
 	}
 	kills := 0
 	for attempt := 0; ; attempt++ {
-		if attempt == 60 {
+		if attempt == 40 {
 			t.Fatalf("no run finished in %d attempts", attempt)
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillLoop$")
@@ -70,7 +70,7 @@ func TestKillLoop(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child failed: %v\n%s", err, out.String())
 			}
-		case <-time.After(time.Duration(100+rand.IntN(900)) * time.Millisecond):
+		case <-time.After(time.Duration(100+rand.IntN(900)) * time.Millisecond * time.Duration(1+attempt/4)):
 			cmd.Process.Kill()
 			<-done
 			kills++
@@ -98,13 +98,13 @@ func TestKillLoop(t *testing.T) {
 
 func killChild(t *testing.T, srcDSN, dstDSN string) {
 	ctx := context.Background()
-	raw, _ := json.Marshal(SourceConfig{Conn: Conn{DSN: srcDSN}})
+	raw, _ := json.Marshal(SourceConfig{DSN: srcDSN})
 	src, err := NewSource(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	raw, _ = json.Marshal(DestinationConfig{Conn: Conn{DSN: dstDSN}})
+	raw, _ = json.Marshal(DestinationConfig{DSN: dstDSN})
 	dst, err := NewDestination(ctx, raw)
 	if err != nil {
 		t.Fatal(err)

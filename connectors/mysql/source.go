@@ -10,7 +10,8 @@ import (
 
 // SourceConfig configures the mysql source.
 type SourceConfig struct {
-	Conn
+	DSN       string   `json:"dsn,omitempty" secret:"true" jsonschema:"description=Go MySQL driver DSN (user:pass@tcp(host:3306)/db) or a mysql:// URL; either dsn or url"`
+	URL       string   `json:"url,omitempty" secret:"true" jsonschema:"description=URL form: mysql://user:pass@host:3306/db?param=value"`
 	Databases []string `json:"databases,omitempty" jsonschema:"description=Databases whose tables are offered as streams; default: the connection's database. With several, streams are named database.table"`
 }
 
@@ -25,7 +26,7 @@ func NewSource(_ context.Context, raw json.RawMessage) (connector.Source, error)
 	if err := connector.DecodeConfig(raw, &cfg); err != nil {
 		return nil, err
 	}
-	dc, err := cfg.config()
+	dc, err := Conn{DSN: cfg.DSN, URL: cfg.URL}.config()
 	if err != nil {
 		return nil, err
 	}

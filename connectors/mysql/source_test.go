@@ -25,11 +25,11 @@ func openSource(t *testing.T, cfg SourceConfig) connector.Source {
 
 func TestSourceConformance(t *testing.T) {
 	dsn := newDatabase(t)
-	src := openSource(t, SourceConfig{Conn: Conn{DSN: dsn}})
+	src := openSource(t, SourceConfig{DSN: dsn})
 	db := src.(interface{ DB() *sql.DB }).DB()
 	sourcetest.Run(t, sourcetest.Options{
 		DB:      db,
-		Source:  func(t *testing.T) connector.Source { return openSource(t, SourceConfig{Conn: Conn{DSN: dsn}}) },
+		Source:  func(t *testing.T) connector.Source { return openSource(t, SourceConfig{DSN: dsn}) },
 		Dialect: Dialect{},
 		Types:   map[string]string{"int": "BIGINT", "timestamp": "DATETIME(6)", "text": "VARCHAR(200)", "decimal": "DECIMAL(38,6)", "blob": "LONGBLOB"},
 	})
@@ -37,7 +37,7 @@ func TestSourceConformance(t *testing.T) {
 
 func TestSourceTypes(t *testing.T) {
 	dsn := newDatabase(t)
-	src := openSource(t, SourceConfig{Conn: Conn{DSN: dsn}})
+	src := openSource(t, SourceConfig{DSN: dsn})
 	db := src.(interface{ DB() *sql.DB }).DB()
 	if _, err := db.Exec("CREATE TABLE `typ``es; select` (" +
 		"`k1` VARCHAR(20) NOT NULL, `k2` INT NOT NULL, `flag` TINYINT(1), `small` TINYINT, `big` BIGINT UNSIGNED, " +

@@ -15,7 +15,7 @@ import (
 	"github.com/tributary-data/tributary/connectors/sqldest/desttest"
 )
 
-const killRows = 20000
+const killRows = 8000
 
 var killStream = connector.Stream{Name: "events", SyncMode: connector.IncrementalAppend, CursorField: "ts", PrimaryKey: []string{"id"}}
 
@@ -40,7 +40,7 @@ func TestKillLoop(t *testing.T) {
 	bad := 0
 	for i := 1; i <= killRows; i++ {
 		var name any = fmt.Sprintf("row %d", i)
-		if i%997 == 0 {
+		if i%397 == 0 {
 			name, bad = []byte{'x', 0xff, 0xfe}, bad+1 // stored as text, invalid UTF-8
 			if _, err := tx.Exec(`INSERT INTO events VALUES (?, ?, CAST(? AS TEXT))`, i, base.Add(time.Duration(i/100)*time.Minute).Format(TimeLayout), name); err != nil {
 				t.Fatal(err)
@@ -56,7 +56,7 @@ func TestKillLoop(t *testing.T) {
 	}
 	kills := 0
 	for attempt := 0; ; attempt++ {
-		if attempt == 60 {
+		if attempt == 40 {
 			t.Fatalf("no run finished in %d attempts", attempt)
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillLoop$")
@@ -73,7 +73,7 @@ func TestKillLoop(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child failed: %v\n%s", err, out)
 			}
-		case <-time.After(time.Duration(50+rand.IntN(400)) * time.Millisecond):
+		case <-time.After(time.Duration(50+rand.IntN(400)) * time.Millisecond * time.Duration(1+attempt/4)):
 			cmd.Process.Kill()
 			<-done
 			kills++
@@ -117,7 +117,7 @@ func killChild(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := desttest.Pump(ctx, src, dst, "kill", killStream, cat.Find("events").Schema, 250); err != nil {
+	if err := desttest.Pump(ctx, src, dst, "kill", killStream, cat.Find("events").Schema, 100); err != nil {
 		t.Fatal(err)
 	}
 }
