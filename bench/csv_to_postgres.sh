@@ -61,9 +61,12 @@ for n in $ROWS; do
 			bin/postgres.test -test.run '^$' -test.bench BenchmarkLoadPeople -test.benchtime 1x
 		label=writer
 	else
-		pipeline=$(mktemp --suffix=.yaml)
-		abs=$(cd "$DATA" && pwd)/people_$n.csv
-		cat >"$pipeline" <<YAML
+		# Twice: with column profiling (the default) and without it, so the
+		# second line shows what profiling costs.
+		for profile in true false; do
+			pipeline=$(mktemp --suffix=.yaml)
+			abs=$(cd "$DATA" && pwd)/people_$n.csv
+			cat >"$pipeline" <<YAML
 version: 1
 name: bench-csv-to-postgres
 source:
@@ -79,15 +82,21 @@ destination:
   config:
     url: $PG_URL
     schema: $SCHEMA
+options:
+  profile: $profile
 YAML
-		measure tributary bin/tributary run "$pipeline"
-		rm -f "$pipeline"
-		label=tributary
-		got=$(psql -qXAt "$PG_URL" -c "SELECT count(*) FROM $SCHEMA.people")
-		if [ "$got" != "$n" ]; then
-			echo "tributary loaded $got rows, want $n" >&2
-			exit 1
-		fi
+			measure tributary bin/tributary run "$pipeline"
+			rm -f "$pipeline"
+			label=tributary
+			[ "$profile" = true ] || label=no-profile
+			got=$(psql -qXAt "$PG_URL" -c "SELECT count(*) FROM $SCHEMA.people")
+			if [ "$got" != "$n" ]; then
+				echo "tributary loaded $got rows, want $n" >&2
+				exit 1
+			fi
+			printf '%-10s %-10s %10.2f %12.0f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
+		done
+		continue
 	fi
 	printf '%-10s %-10s %10.2f %12.0f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
 done

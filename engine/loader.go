@@ -199,7 +199,7 @@ func (l *loader) finish(ctx context.Context) error {
 	var failed error
 	for _, s := range l.run.streams {
 		res, err := l.obs.verdict(s.Name)
-		l.run.setQuality(s.Name, l.obs.streams[s.Name].profiler.Profile(), res)
+		l.run.setQuality(s.Name, l.obs.profile(s.Name), res)
 		if err != nil && failed == nil {
 			failed = err
 		}

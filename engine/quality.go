@@ -30,20 +30,29 @@ type streamQuality struct {
 
 func newObserver(r *Run) (*observer, error) {
 	o := &observer{batches: make(chan observed, 8), streams: map[string]*streamQuality{}}
+	profile := r.spec.Options.Profile == nil || *r.spec.Options.Profile
 	for _, s := range r.streams {
 		checks, err := r.spec.StreamChecks(s.Name)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: checks: %w", s.Name, err)
 		}
-		o.streams[s.Name] = &streamQuality{profiler: quality.NewProfiler(), checker: quality.NewChecker(checks...), checks: checks}
+		q := &streamQuality{checker: quality.NewChecker(checks...), checks: checks}
+		if profile {
+			q.profiler = quality.NewProfiler()
+		}
+		o.streams[s.Name] = q
 	}
 	o.done.Add(1)
 	go func() {
 		defer o.done.Done()
 		for ob := range o.batches {
 			q := o.streams[ob.stream]
-			q.profiler.Observe(ob.batch)
-			q.checker.Observe(ob.batch)
+			if q.profiler != nil {
+				q.profiler.Observe(ob.batch)
+			}
+			if len(q.checks) > 0 {
+				q.checker.Observe(ob.batch)
+			}
 		}
 	}()
 	return o, nil
@@ -63,6 +72,14 @@ func (o *observer) close() {
 		o.done.Wait()
 		o.batches = nil
 	}
+}
+
+// profile returns a stream's column profiles, none when profiling is off.
+func (o *observer) profile(stream string) []quality.ColumnProfile {
+	if p := o.streams[stream].profiler; p != nil {
+		return p.Profile()
+	}
+	return nil
 }
 
 // hasFailChecks reports whether a stream has a check that stops the load:

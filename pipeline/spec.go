@@ -79,6 +79,9 @@ type Options struct {
 	// StateFile is where headless runs keep state when the destination
 	// cannot; relative to the pipeline file.
 	StateFile string `json:"state_file,omitempty" yaml:"state_file,omitempty"`
+	// Profile turns column profiling of written rows off when false; it is
+	// on by default. The benchmark uses it to measure what profiling costs.
+	Profile *bool `json:"profile,omitempty" yaml:"profile,omitempty"`
 }
 
 // Step is one transform step: a one-key map whose key is the step name and
