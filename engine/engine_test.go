@@ -87,7 +87,6 @@ type memDestination struct {
 	quarantine map[string][]connector.Reject
 	state      map[string]json.RawMessage
 	closedOK   map[string]bool
-	withState  bool
 }
 
 type memWriter struct {

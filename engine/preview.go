@@ -122,7 +122,6 @@ type previewEmitter struct {
 type previewStream struct {
 	chain transform.Chain
 	out   StreamPreview
-	read  int
 }
 
 func (e *previewEmitter) stream(name string) (*previewStream, error) {

@@ -80,23 +80,6 @@ func (m *Manifest) schemaIndex(s *connector.Schema) int {
 	return len(m.Schemas) - 1
 }
 
-// compactSchemas drops the schemas no part refers to any longer.
-func (m *Manifest) compactSchemas() {
-	used := map[int]int{}
-	var kept []*connector.Schema
-	for i := range m.Parts {
-		old := m.Parts[i].Schema
-		n, ok := used[old]
-		if !ok {
-			n = len(kept)
-			kept = append(kept, m.Schemas[old])
-			used[old] = n
-		}
-		m.Parts[i].Schema = n
-	}
-	m.Schemas = kept
-}
-
 func (m *Manifest) clone() *Manifest {
 	c := *m
 	c.Schemas = append([]*connector.Schema(nil), m.Schemas...)
