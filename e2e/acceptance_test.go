@@ -155,6 +155,32 @@ transforms:
 	}
 	mustContain(t, "validate output", r.stderr, `bad.yaml:13: transforms[1].cast.amount: unknown type "decmal"`)
 
+	// A rule naming a column the stream does not have is found by planning
+	// the steps on the schema the source discovers.
+	writeFile(t, filepath.Join(dir, "x.csv"), "id,email\n1,a@example.com\n")
+	writeFile(t, filepath.Join(dir, "missing.yaml"), `version: 1
+name: missing
+source:
+  connector: csv
+  config: {path: ./x.csv}
+  streams: [{name: x}]
+destination:
+  connector: jsonl
+  config: {path: ./out/}
+transforms:
+  - validate:
+      rules:
+        - {field: emial, rule: email}
+`)
+	r = tributary(t, dir, nil, "validate", "missing.yaml")
+	if r.code == 0 {
+		t.Fatal("validate accepted a rule on a missing column")
+	}
+	mustContain(t, "validate output", r.stderr, `missing.yaml:11: transforms[0].validate: rule email: field "emial" is not in the stream`)
+	if r := tributary(t, dir, nil, "validate", "--offline", "missing.yaml"); r.code != 0 {
+		t.Errorf("validate --offline: %s", r.stderr)
+	}
+
 	abs, err := filepath.Abs("../examples/people-to-postgres.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -10,20 +10,38 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var offline bool
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a pipeline file and report every error with its path and line",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a pipeline file and report every error with its path and line.
+
+After the file itself, the source is asked for its catalog (as discover does)
+and every step is planned on each stream's schema, so steps and rules naming
+columns a stream does not have are reported too. --offline skips that part.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := loadSpec(args[0])
+			spec, err := loadSpec(args[0])
 			if err != nil {
 				printSpecErrors(cmd, args[0], err)
 				return exitError{1}
+			}
+			if !offline {
+				errs, err := checkAgainstSource(cmd.Context(), spec)
+				switch {
+				case err != nil:
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: steps not checked against the source's schema: %v\n", args[0], err)
+				case len(errs) > 0:
+					printSpecErrors(cmd, args[0], errs)
+					return exitError{1}
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without asking the source for its schema")
+	return cmd
 }
 
 // loadSpec parses and validates a pipeline file.
