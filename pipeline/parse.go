@@ -157,7 +157,10 @@ func walk(n *yaml.Node, path string, idx lineIndex, visit func(*yaml.Node, strin
 		}
 		return
 	case yaml.MappingNode:
-		idx[path] = n.Line
+		// A key's own line wins over the line its value starts on.
+		if _, ok := idx[path]; !ok {
+			idx[path] = n.Line
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := k.Value
@@ -168,7 +171,9 @@ func walk(n *yaml.Node, path string, idx lineIndex, visit func(*yaml.Node, strin
 			walk(v, p, idx, visit)
 		}
 	case yaml.SequenceNode:
-		idx[path] = n.Line
+		if _, ok := idx[path]; !ok {
+			idx[path] = n.Line
+		}
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			idx[p] = c.Line
