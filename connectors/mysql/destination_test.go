@@ -37,3 +37,13 @@ func TestDestinationConformance(t *testing.T) {
 		TimePrecision: time.Microsecond,
 	})
 }
+
+func BenchmarkAppend(b *testing.B) {
+	raw, _ := json.Marshal(DestinationConfig{DSN: newDatabase(b)})
+	d, err := NewDestination(context.Background(), raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	desttest.Benchmark(b, d)
+}

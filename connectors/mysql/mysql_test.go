@@ -20,7 +20,7 @@ func testServer() string {
 
 // newDatabase creates a database only this test uses and drops it at the
 // end; it returns a DSN for it.
-func newDatabase(t *testing.T) string {
+func newDatabase(t testing.TB) string {
 	t.Helper()
 	admin, err := sql.Open("mysql", testServer())
 	if err == nil {

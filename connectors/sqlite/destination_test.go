@@ -31,3 +31,13 @@ func TestDestinationConformance(t *testing.T) {
 		Quote:       Dialect{}.Quote,
 	})
 }
+
+func BenchmarkAppend(b *testing.B) {
+	raw, _ := json.Marshal(DestinationConfig{Path: filepath.Join(b.TempDir(), "bench.db")})
+	d, err := NewDestination(context.Background(), raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	desttest.Benchmark(b, d)
+}

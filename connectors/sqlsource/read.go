@@ -204,9 +204,10 @@ func (p *plan) decodeState(raw json.RawMessage) (position, error) {
 	if err := json.Unmarshal(raw, &sj); err != nil {
 		return pos, err
 	}
-	if sj.Done {
-		// A finished full refresh starts over; an incremental stream
-		// never writes done.
+	if sj.Done || (p.cursor < 0 && len(sj.Cursor) > 0) {
+		// A finished full refresh starts over, and so does one whose
+		// state an incremental read left (the sync mode changed): its key
+		// position does not cover the rows before the cursor.
 		return pos, nil
 	}
 	decode := func(col int, m json.RawMessage) (any, error) {
@@ -368,7 +369,7 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 		case phaseNulls:
 			after = pos.nullPK
 		case phaseCursor:
-			if pos.cursor != nil {
+			if pos.cursor != nil && len(pos.pk) == len(r.pk) {
 				after = append([]any{pos.cursor}, pos.pk...)
 			}
 		}
@@ -379,6 +380,12 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 			conds = append(conds, r.col(r.cursor)+" IS NULL")
 		case phaseCursor:
 			conds = append(conds, r.col(r.cursor)+" IS NOT NULL")
+			if after == nil && pos.cursor != nil {
+				// State written without a primary key ends on a whole
+				// cursor value (see ordered), so "past it" is exact.
+				conds = append(conds, r.col(r.cursor)+" > "+r.dialect.Placeholder(1))
+				args = append(args, r.bind(pos.cursor))
+			}
 		}
 		if after != nil {
 			marks := make([]string, len(keys))

@@ -303,6 +303,12 @@ func testFullRefresh(t *testing.T, o Options) {
 	if got := ids(rest.Rows(), 0); !slices.Equal(got, seq(11, 25)) {
 		t.Fatalf("resumed full refresh read %v", got)
 	}
+	// A state an incremental read left (the sync mode changed since) does
+	// not cut a full refresh short.
+	inc := Read(t, o, connector.Stream{Name: "full", SyncMode: connector.IncrementalAppend, CursorField: "ts", PrimaryKey: []string{"id"}}, nil, 10, 0)
+	if got := len(Read(t, o, st, inc.LastState(), 10, 0).Rows()); got != 25 {
+		t.Fatalf("full refresh from an incremental state read %d rows", got)
+	}
 }
 
 func testQuery(t *testing.T, o Options) {
