@@ -120,3 +120,29 @@ func Values(row []any, i int64) {
 	row[6] = p.Active
 	row[7] = p.Score
 }
+
+// AppendJSON appends row i as one JSON Lines object with its line break:
+// the same values as [AppendCSV], amount as an exact JSON number and
+// created_at as an RFC 3339 string. No value needs escaping.
+func AppendJSON(b []byte, i int64) []byte {
+	p := Row(i)
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.ID, 10)
+	b = append(b, `,"name":"`...)
+	b = append(b, p.First...)
+	b = append(b, ' ')
+	b = append(b, p.Last...)
+	b = append(b, `","email":"`...)
+	b = appendEmail(b, p, i)
+	b = append(b, `","amount":`...)
+	b = p.Amount.Append(b)
+	b = append(b, `,"created_at":"`...)
+	b = p.CreatedAt.AppendFormat(b, time.RFC3339)
+	b = append(b, `","country":"`...)
+	b = append(b, p.Country...)
+	b = append(b, `","active":`...)
+	b = strconv.AppendBool(b, p.Active)
+	b = append(b, `,"score":`...)
+	b = strconv.AppendFloat(b, p.Score, 'f', -1, 64)
+	return append(b, "}\n"...)
+}
