@@ -52,8 +52,8 @@ func (w *writer) mapping(ctx context.Context, s *connector.Schema) (*mapping, er
 		case connector.SchemaFreeze:
 			return nil, fmt.Errorf("%w: new columns %v, changed types of %v", ErrSchemaFrozen, names(add), changed)
 		case connector.SchemaDiscard:
-			add, changed = nil, nil
-			cols = w.cols
+			// The table stays as it is; unknown columns are left out of
+			// the mapping below.
 		default:
 			var stmts []string
 			for _, c := range add {

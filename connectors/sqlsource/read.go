@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -408,12 +409,12 @@ func (r *reader) keyset(ctx context.Context, pos *position, ph phase) error {
 		}
 		q += " ORDER BY " + strings.Join(order, ", ") + " LIMIT " + strconv.Itoa(n)
 		b := r.newBatch(n)
-		var last []any
+		var last *record
 		got := 0
-		err := r.query(ctx, q, args, func(base, raw []any, rejected bool) error {
+		err := r.query(ctx, q, args, func(rec *record) error {
 			got++
-			last = base
-			return r.add(ctx, b, base, raw, rejected)
+			last = rec
+			return r.add(ctx, b, rec)
 		})
 		if err != nil {
 			b.Release()
@@ -467,14 +468,14 @@ func (r *reader) ordered(ctx context.Context, pos *position) error {
 	}
 	b := r.newBatch(r.batch)
 	var lastCursor any
-	err := r.query(ctx, q, args, func(base, raw []any, rejected bool) error {
+	err := r.query(ctx, q, args, func(rec *record) error {
 		if b.Len() >= r.batch {
 			if r.cursor < 0 {
 				if err := r.flush(ctx, b, *pos, false); err != nil {
 					return err
 				}
 				b = r.newBatch(r.batch)
-			} else if !equalKey(lastCursor, r.keyOf(base, r.cursor)) {
+			} else if !equalKey(lastCursor, r.keyOf(rec, r.cursor)) {
 				pos.cursor = lastCursor
 				if err := r.flush(ctx, b, *pos, true); err != nil {
 					return err
@@ -483,9 +484,9 @@ func (r *reader) ordered(ctx context.Context, pos *position) error {
 			}
 		}
 		if r.cursor >= 0 {
-			lastCursor = r.keyOf(base, r.cursor)
+			lastCursor = r.keyOf(rec, r.cursor)
 		}
-		return r.add(ctx, b, base, raw, rejected)
+		return r.add(ctx, b, rec)
 	})
 	if err != nil {
 		b.Release()
@@ -517,12 +518,20 @@ func (r *reader) newBatch(n int) *connector.Batch {
 	return b
 }
 
-// query runs q and calls fn with each row converted to the columns' base
-// types (and the raw driver values, valid only during the call); rows with a
-// column that does not convert are rejected first and passed on marked. A row
-// whose key cannot be converted stops the read: its position could not be
-// recorded.
-func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, raw []any, rejected bool) error) error {
+// record is one row as read: its values converted to the columns' base
+// types, the driver's values (valid only until the next row), and, for key
+// columns the dialect compares in stored form, that form.
+type record struct {
+	vals     []any
+	raw      []any
+	rawKeys  []any
+	rejected bool // already quarantined: it only moves the position on
+}
+
+// query runs q and calls fn with each row. Rows with a column that does not
+// convert are rejected first and passed on marked; a row whose key does not
+// convert stops the read, as its position could not be recorded.
+func (r *reader) query(ctx context.Context, q string, args []any, fn func(*record) error) error {
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
@@ -534,30 +543,48 @@ func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, 
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
+	keys := append([]int{r.cursor}, r.pk...)
+	anyRaw := false
+	for _, k := range keys {
+		anyRaw = anyRaw || (k >= 0 && r.raw[k])
+	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
-		base := make([]any, n+len(r.pk)+1)[:n]
+		rec := &record{vals: make([]any, n), raw: raw}
 		var bad error
 		for i, v := range raw {
 			x, err := Convert(r.base[i], v)
 			if err != nil {
-				if i == r.cursor || contains(r.pk, i) {
+				if i == r.cursor || slices.Contains(r.pk, i) {
 					return fmt.Errorf("key column %q: %w", r.names[i], err)
 				}
 				bad = errors.Join(bad, fmt.Errorf("column %q: %w", r.names[i], err))
 				continue
 			}
-			base[i] = x
+			rec.vals[i] = x
 		}
-		r.keepRaw(base, raw)
+		if anyRaw {
+			rec.rawKeys = make([]any, n)
+			for _, k := range keys {
+				if k < 0 || !r.raw[k] {
+					continue
+				}
+				if b, ok := raw[k].([]byte); ok {
+					rec.rawKeys[k] = string(b)
+				} else {
+					rec.rawKeys[k] = raw[k]
+				}
+			}
+		}
 		if bad != nil {
-			if err := r.reject(ctx, base, raw, bad); err != nil {
+			rec.rejected = true
+			if err := r.reject(ctx, rec, bad); err != nil {
 				return err
 			}
 		}
-		if err := fn(base, raw, bad != nil); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}
@@ -567,53 +594,26 @@ func (r *reader) query(ctx context.Context, q string, args []any, fn func(base, 
 	return nil
 }
 
-// keepRaw stores, past the row's end, the stored form of the key columns
-// the dialect compares raw; key reads base through keyOf.
-func (r *reader) keepRaw(base, raw []any) {
-	keys := base[len(base):cap(base)]
-	for i, k := range append([]int{r.cursor}, r.pk...) {
-		if k < 0 || !r.raw[k] {
-			continue
-		}
-		switch x := raw[k].(type) {
-		case []byte:
-			keys[i] = string(x)
-		default:
-			keys[i] = x
-		}
-	}
-}
-
 // keyOf returns the value that records the position of column k of a row.
-func (r *reader) keyOf(base []any, k int) any {
-	if !r.raw[k] {
-		return base[k]
+func (r *reader) keyOf(rec *record, k int) any {
+	if rec.rawKeys != nil && r.raw[k] {
+		return rec.rawKeys[k]
 	}
-	keys := base[len(base):cap(base)]
-	if k == r.cursor {
-		return keys[0]
-	}
-	for i, p := range r.pk {
-		if p == k {
-			return keys[i+1]
-		}
-	}
-	return base[k]
+	return rec.vals[k]
 }
 
-// add appends a converted row to b. A row already rejected only moves the
-// position on.
-func (r *reader) add(ctx context.Context, b *connector.Batch, base, raw []any, rejected bool) error {
-	if rejected {
+// add appends a converted row to b.
+func (r *reader) add(ctx context.Context, b *connector.Batch, rec *record) error {
+	if rec.rejected {
 		return nil
 	}
 	r.read++
 	row := b.NewRow()
-	for i, v := range base {
+	for i, v := range rec.vals {
 		if r.convert[i] {
 			x, err := connector.Convert(r.out.Fields[i].Type, v)
 			if err != nil {
-				return r.reject(ctx, base, raw, fmt.Errorf("column %q: %w", r.names[i], err))
+				return r.reject(ctx, rec, fmt.Errorf("column %q: %w", r.names[i], err))
 			}
 			v = x
 		}
@@ -623,19 +623,19 @@ func (r *reader) add(ctx context.Context, b *connector.Batch, base, raw []any, r
 	return nil
 }
 
-func (r *reader) reject(ctx context.Context, base, raw []any, reason error) error {
+func (r *reader) reject(ctx context.Context, rec *record, reason error) error {
 	fields := make(map[string]any, len(r.names))
 	for i, n := range r.names {
-		if raw[i] == nil {
+		if rec.raw[i] == nil {
 			fields[n] = nil
 		} else {
-			fields[n] = rawText(raw[i])
+			fields[n] = rawText(rec.raw[i])
 		}
 	}
 	text, _ := json.Marshal(fields)
 	return r.emit.Reject(ctx, connector.Reject{
 		Stream: r.stream.Name,
-		Origin: r.originOf(base),
+		Origin: r.originOf(rec.vals),
 		Raw:    string(text),
 		Reason: reason.Error(),
 		Step:   "read",
@@ -643,7 +643,7 @@ func (r *reader) reject(ctx context.Context, base, raw []any, reason error) erro
 	})
 }
 
-func (r *reader) originOf(base []any) string {
+func (r *reader) originOf(vals []any) string {
 	keys := r.pk
 	if len(keys) == 0 && r.cursor >= 0 {
 		keys = []int{r.cursor}
@@ -653,7 +653,7 @@ func (r *reader) originOf(base []any) string {
 	}
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = r.names[k] + "=" + connector.FormatValue(base[k])
+		parts[i] = r.names[k] + "=" + connector.FormatValue(vals[k])
 	}
 	return r.origin + ":" + strings.Join(parts, ",")
 }
@@ -692,21 +692,12 @@ func rowValue(xs []string) string {
 	return "(" + strings.Join(xs, ", ") + ")"
 }
 
-func (r *reader) pick(row []any, idx []int) []any {
+func (r *reader) pick(rec *record, idx []int) []any {
 	out := make([]any, len(idx))
 	for i, k := range idx {
-		out[i] = r.keyOf(row, k)
+		out[i] = r.keyOf(rec, k)
 	}
 	return out
-}
-
-func contains(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func equalKey(a, b any) bool {
