@@ -44,6 +44,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("Append", func(t *testing.T) { testAppend(t, o) })
 	t.Run("RollBack", func(t *testing.T) { testRollBack(t, o) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, o) })
+	t.Run("OverwriteReaders", func(t *testing.T) { testOverwriteReaders(t, o) })
 	t.Run("Dedup", func(t *testing.T) { testDedup(t, o) })
 	t.Run("Evolve", func(t *testing.T) { testEvolve(t, o) })
 	t.Run("EvolveMidCheckpoint", func(t *testing.T) { testEvolveMid(t, o) })
@@ -497,5 +498,60 @@ func testResetState(t *testing.T, o Options) {
 	}
 	if st := state(t, d, "unknown pipeline"); len(st) != 0 {
 		t.Fatalf("unknown pipeline: %v", st)
+	}
+}
+
+// testOverwriteReaders counts the target's rows without pause while
+// refreshes swap it: every count must be a whole old or new table.
+func testOverwriteReaders(t *testing.T, o Options) {
+	d := o.Destination(t)
+	refresh := func(n int) {
+		w := open(t, d, connector.Load{Stream: "watched", Schema: idName, SyncMode: connector.FullRefreshOverwrite})
+		rows := make([][]any, n)
+		for i := range rows {
+			rows[i] = []any{int64(i), "x"}
+		}
+		must(t, w.Write(ctx, batch("watched", idName, rows...)))
+		must(t, w.Commit(ctx, json.RawMessage(`{"done":true}`)))
+		must(t, w.Close(ctx, true))
+	}
+	refresh(100)
+	stop := make(chan struct{})
+	seen := make(chan map[int]int, 1)
+	errs := make(chan error, 1)
+	go func() {
+		counts := map[int]int{}
+		defer func() { seen <- counts }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n int
+			if err := o.DB.QueryRow("SELECT COUNT(*) FROM " + o.Table("watched")).Scan(&n); err != nil {
+				errs <- err
+				return
+			}
+			counts[n]++
+		}
+	}()
+	for i := range 6 {
+		refresh(200 + 100*(i%2))
+	}
+	close(stop)
+	counts := <-seen
+	select {
+	case err := <-errs:
+		t.Fatalf("reader failed during a swap: %v", err)
+	default:
+	}
+	for n := range counts {
+		if n != 100 && n != 200 && n != 300 {
+			t.Fatalf("a reader saw %d rows: counts %v", n, counts)
+		}
+	}
+	if len(counts) == 0 {
+		t.Fatal("the reader never read")
 	}
 }
