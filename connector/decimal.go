@@ -47,6 +47,10 @@ func parseDecimal[T string | []byte](s T) (Decimal, error) {
 	var coef uint64
 	var scale int32
 	digits, sig := 0, 0
+	// Zeros after the point are held back until a non-zero digit follows,
+	// so trailing zeros that do not fit ("12.500000000000000000") are
+	// dropped instead of making an exact value out of range.
+	zeros := 0
 	seenPoint := false
 	for ; i < n; i++ {
 		c := s[i]
@@ -58,6 +62,17 @@ func parseDecimal[T string | []byte](s T) (Decimal, error) {
 					scale++
 				}
 				continue
+			}
+			if seenPoint && c == '0' {
+				zeros++
+				continue
+			}
+			for ; zeros > 0; zeros-- {
+				if sig++; sig > 18 {
+					return Decimal{}, ErrDecimalRange
+				}
+				coef *= 10
+				scale++
 			}
 			sig++
 			if sig > 18 {
@@ -79,6 +94,12 @@ func parseDecimal[T string | []byte](s T) (Decimal, error) {
 		default:
 			return Decimal{}, errors.New("invalid decimal syntax")
 		}
+	}
+	// Keep the trailing zeros that fit: "12.50" stays at scale 2.
+	for ; zeros > 0 && sig < 18; zeros-- {
+		sig++
+		coef *= 10
+		scale++
 	}
 	if digits == 0 {
 		return Decimal{}, errors.New("invalid decimal syntax")

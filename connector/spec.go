@@ -46,9 +46,11 @@ func reflectSchema(t reflect.Type) (json.RawMessage, []string) {
 	s.Version = ""
 	s.ID = ""
 	var secrets []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Tag.Get("secret") != "true" {
+	for _, f := range reflect.VisibleFields(t) {
+		// VisibleFields includes the fields of embedded structs, so a
+		// shared config struct embedded in several connectors keeps its
+		// secret marks.
+		if f.Anonymous || f.Tag.Get("secret") != "true" {
 			continue
 		}
 		name := jsonName(f)

@@ -147,10 +147,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+type embeddingConfig struct {
+	testConfig
+	Extra string `json:"extra,omitempty"`
+}
+
 func TestSpecSecretsMarked(t *testing.T) {
 	sp := connector.NewSpec[testConfig, struct{}]("x", "")
 	if len(sp.Secrets) != 1 || sp.Secrets[0] != "token" {
 		t.Fatalf("secrets = %v", sp.Secrets)
+	}
+	if e := connector.NewSpec[embeddingConfig, struct{}]("y", ""); len(e.Secrets) != 1 || e.Secrets[0] != "token" {
+		t.Errorf("secrets of an embedded config = %v", e.Secrets)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(sp.Config, &doc); err != nil {
