@@ -2,6 +2,7 @@ package jsonl
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,8 +143,10 @@ func (l *lineReader) next() ([]byte, error) {
 		}
 		l.offset += int64(len(b))
 		l.line++
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return []byte(t), nil
+		// The line aliases the reader's buffer: it is valid until the
+		// next call, and whoever keeps part of it copies it.
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			return t, nil
 		}
 	}
 }
@@ -154,6 +157,7 @@ type scanner struct {
 	objects *filesource.Objects
 	record  int64
 	kv      []filesource.KV
+	fast    fastDecoder
 }
 
 func (s *scanner) Close() error { return s.r.Close() }
@@ -171,6 +175,10 @@ func (s *scanner) Next(alloc filesource.Alloc) (filesource.Item, error) {
 	}
 	if !utf8.Valid(line) {
 		return reject("invalid UTF-8")
+	}
+	if row, ok := s.fast.decode(line, s.objects.Schema(), alloc); ok {
+		it.Row = row
+		return it, nil
 	}
 	s.kv, err = s.objects.DecodeRecord(line, s.kv)
 	if err != nil {
