@@ -251,24 +251,36 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// stringStop marks the bytes a string scan must look at: the closing
+// quote, escapes and the control characters JSON forbids in strings.
+var stringStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // scanString finds the closing quote of a string whose text starts at i,
 // and whether the text holds escapes. Control characters are invalid.
 func scanString(b []byte, i int) (end int, escaped, ok bool) {
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			return i, escaped, true
-		case c == '\\':
-			escaped = true
-			i += 2
-			continue
-		case c < 0x20:
+	for {
+		for i < len(b) && !stringStop[b[i]] {
+			i++
+		}
+		if i >= len(b) {
 			return 0, false, false
 		}
-		i++
+		switch b[i] {
+		case '"':
+			return i, escaped, true
+		case '\\':
+			escaped = true
+			i += 2
+		default:
+			return 0, false, false
+		}
 	}
-	return 0, false, false
 }
 
 // scanNumber checks the JSON number grammar from i and returns its end.
