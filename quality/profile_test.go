@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-data/tributary/bench/people"
 	"github.com/tributary-data/tributary/connector"
 )
 
@@ -148,7 +149,9 @@ func TestProfileSketches(t *testing.T) {
 	var got []string
 	for _, v := range top {
 		got = append(got, v.Value.(string))
-		if n := weights[v.Value.(string)]; float64(v.Count) < float64(n) || float64(v.Count) > float64(n)*1.2 {
+		// Past the first 65536 rows, counts come from a sample: a few
+		// percent under is sampling error, more over is sketch noise.
+		if n := weights[v.Value.(string)]; float64(v.Count) < float64(n)*0.95 || float64(v.Count) > float64(n)*1.2 {
 			t.Errorf("%s counted %d, want about %d", v.Value, v.Count, n)
 		}
 	}
@@ -157,24 +160,62 @@ func TestProfileSketches(t *testing.T) {
 	}
 }
 
-// BenchmarkProfile profiles a 10k-row batch of the transform benchmark's
-// eight columns; ns/row is what the engine's loader pays per row.
+// BenchmarkProfile profiles 10k-row batches of the transform benchmark's
+// eight columns; ns/row is what the engine pays per row. A fresh profiler
+// sees 100 distinct batches, as in a run of a million rows, so unique
+// columns stay unique and frequent ones frequent.
 func BenchmarkProfile(b *testing.B) {
-	const n = 10_000
+	const n, batches = 10_000, 100
 	s := schemaOf("id:int64, name:string, email:string, country:string, amount:decimal, active:bool, created_at:timestamp, phone:string")
-	batch := connector.NewBatch("bench", s, n)
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		batch.Append([]any{
-			int64(i), fmt.Sprintf("Customer %d", i), fmt.Sprintf("user%d@example.com", i),
-			[]string{"US", "Germany", "GB", "fra"}[i%4], connector.Decimal{Unscaled: int64(i*7 + 1), Scale: 2},
-			i%5 != 0, t0.Add(time.Duration(i) * time.Minute), fmt.Sprintf("(415) 555-%04d", i),
-		})
+	var all []*connector.Batch
+	for k := range batches {
+		batch := connector.NewBatch("bench", s, n)
+		for i := k * n; i < (k+1)*n; i++ {
+			batch.Append([]any{
+				int64(i), fmt.Sprintf("Customer %d", i), fmt.Sprintf("user%d@example.com", i),
+				[]string{"US", "Germany", "GB", "fra"}[i%4], connector.Decimal{Unscaled: int64(i*7 + 1), Scale: 2},
+				i%5 != 0, t0.Add(time.Duration(i) * time.Minute), fmt.Sprintf("(415) 555-%04d", i%10_000),
+			})
+		}
+		all = append(all, batch)
 	}
-	p := NewProfiler()
+	var p *Profiler
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		p.Observe(batch)
+		if i%batches == 0 {
+			p = NewProfiler()
+		}
+		p.Observe(all[i%batches])
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}
+
+// BenchmarkProfilePeople profiles the rows of the CSV → PostgreSQL
+// benchmark (bench/people), a million of them per profiler: the profiling
+// cost of that benchmark's run, per row.
+func BenchmarkProfilePeople(b *testing.B) {
+	const n, batches = 10_000, 100
+	var all []*connector.Batch
+	for k := range batches {
+		batch := connector.NewBatch("people", people.Schema, n)
+		for i := k * n; i < (k+1)*n; i++ {
+			row := batch.NewRow()
+			people.Values(row, int64(i+1))
+			batch.Append(row)
+		}
+		all = append(all, batch)
+	}
+	var p *Profiler
+	i := 0
+	for b.Loop() {
+		if i%batches == 0 {
+			p = NewProfiler()
+		}
+		p.Observe(all[i%batches])
+		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }

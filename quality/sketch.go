@@ -67,24 +67,27 @@ type heavyHitters struct {
 	total   uint64 // values counted
 }
 
-// topEntry counts a tracked value: hits since it was admitted, exactly,
-// plus base, what the sketch said it had before (an upper bound).
+// topEntry counts a tracked value: hits since it was admitted (adds of
+// it, each of its weight), plus base, what the sketch said it had before
+// (an upper bound).
 type topEntry struct {
 	hash  uint64
 	value any
 	hits  uint32
 	base  uint32
+	adds  uint32 // times it was added since admitted
 }
 
 func (e *topEntry) estimate() uint32 { return e.hits + e.base }
 
-// add counts a value with hash x; value is only kept (through clone) when
+// add counts a value with hash x as w occurrences (w > 1 when only a
+// sample of the values is counted); the value is only kept (cloned) when
 // it enters the list.
-func (hh *heavyHitters) add(x uint64, v any, clone func(any) any) {
-	hh.total++
+func (hh *heavyHitters) add(x uint64, v any, w uint32) {
+	hh.total += uint64(w)
 	a, b := &hh.cms[0][x&cmsMask], &hh.cms[1][(x>>16)&cmsMask]
-	*a++
-	*b++
+	*a += w
+	*b += w
 	est := min(*a, *b)
 	full := len(hh.top) == topKeep
 	// A tracked value's estimate never falls below its entry's, so a value
@@ -94,15 +97,16 @@ func (hh *heavyHitters) add(x uint64, v any, clone func(any) any) {
 	}
 	for i := range hh.top {
 		if e := &hh.top[i]; e.hash == x {
-			e.hits++
-			if e.estimate()-1 == hh.minimum {
+			e.hits += w
+			e.adds++
+			if e.estimate()-w == hh.minimum {
 				hh.refreshMin()
 			}
 			return
 		}
 	}
 	if !full {
-		hh.top = append(hh.top, topEntry{hash: x, value: clone(v), hits: 1, base: est - 1})
+		hh.top = append(hh.top, topEntry{hash: x, value: cloneValue(v), hits: w, base: est - w, adds: 1})
 		hh.refreshMin()
 		return
 	}
@@ -118,7 +122,7 @@ func (hh *heavyHitters) add(x uint64, v any, clone func(any) any) {
 			low = i
 		}
 	}
-	hh.top[low] = topEntry{hash: x, value: clone(v), hits: 1, base: est - 1}
+	hh.top[low] = topEntry{hash: x, value: cloneValue(v), hits: w, base: est - w, adds: 1}
 	hh.refreshMin()
 }
 
@@ -154,25 +158,36 @@ func hashValue(seed maphash.Seed, v any) (uint64, bool) {
 	case int64:
 		return mix64(uint64(x)), true
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
-			return mix64(uint64(int64(x))), true // 3.0 counts as 3
-		}
-		return mix64(math.Float64bits(x) ^ 0x5bd1e995), true
+		return hashFloat(x), true
 	case connector.Decimal:
-		for x.Scale > 0 && x.Unscaled%10 == 0 {
-			x.Unscaled /= 10
-			x.Scale--
-		}
-		return mix64(uint64(x.Unscaled)*31 + uint64(x.Scale)), true
+		return hashDecimal(x), true
 	case bool:
 		if x {
 			return mix64(1), true
 		}
 		return mix64(0), true
 	case time.Time:
-		return mix64(uint64(x.UnixNano())), true
+		return hashTime(x), true
 	case []byte:
 		return maphash.Bytes(seed, x), true
 	}
 	return 0, false
+}
+
+// hashDecimal hashes a decimal by its value: 1.50 and 1.5 hash alike.
+func hashDecimal(x connector.Decimal) uint64 {
+	for x.Scale > 0 && x.Unscaled%10 == 0 {
+		x.Unscaled /= 10
+		x.Scale--
+	}
+	return mix64(uint64(x.Unscaled)*31 + uint64(x.Scale))
+}
+
+func hashTime(x time.Time) uint64 { return mix64(uint64(x.UnixNano())) }
+
+func hashFloat(x float64) uint64 {
+	if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+		return mix64(uint64(int64(x))) // 3.0 counts as 3
+	}
+	return mix64(math.Float64bits(x) ^ 0x5bd1e995)
 }
