@@ -37,13 +37,25 @@ type output struct {
 func main() {
 	in := flag.String("in", "bench/data/people_1000000.jsonl", "JSON Lines input")
 	out := flag.String("out", "plain.jsonl", "JSON Lines output")
+	decode := flag.String("decode", "json", "json: encoding/json into a struct; scan: hand-written scanning of the known line shape")
 	flag.Parse()
 	salt := os.Getenv("BENCH_SALT")
 	if salt == "" {
 		fmt.Fprintln(os.Stderr, "plain: BENCH_SALT is not set")
 		os.Exit(2)
 	}
-	read, written, err := run(*in, *out, salt)
+	var (
+		read, written int64
+		err           error
+	)
+	switch *decode {
+	case "json":
+		read, written, err = run(*in, *out, salt)
+	case "scan":
+		read, written, err = runScan(*in, *out, salt)
+	default:
+		err = fmt.Errorf("unknown -decode %q (known: json, scan)", *decode)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plain:", err)
 		os.Exit(1)
