@@ -1,0 +1,165 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/tributary-data/tributary/store"
+)
+
+// RunPipelineArgs is the job that executes one run record.
+type RunPipelineArgs struct {
+	RunID string `json:"run_id"`
+}
+
+// Kind names the job in River's tables.
+func (RunPipelineArgs) Kind() string { return "run_pipeline" }
+
+// BusyRetry is how long a run waits before trying again while another run
+// of its pipeline is running.
+const BusyRetry = 2 * time.Second
+
+type runWorker struct {
+	river.WorkerDefaults[RunPipelineArgs]
+	runner *Runner
+}
+
+// Timeout is none: a run takes as long as its data; its lease, not River's
+// timeout, tells a live run from a dead one.
+func (w *runWorker) Timeout(*river.Job[RunPipelineArgs]) time.Duration { return -1 }
+
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunPipelineArgs]) error {
+	err := w.runner.Execute(ctx, job.Args.RunID)
+	if errors.Is(err, store.ErrBusy) {
+		return river.JobSnooze(BusyRetry)
+	}
+	return err
+}
+
+// Options configure a [Queue].
+type Options struct {
+	// Workers is how many runs this process executes at once; 0 makes a
+	// queue that only enqueues.
+	Workers int
+	// PollInterval is how often workers look for new jobs where the
+	// database cannot notify them (SQLite); River's default when zero.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Queue enqueues runs and, with workers, executes them.
+type Queue struct {
+	insert func(ctx context.Context, args RunPipelineArgs) error
+	start  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+	close  func() error
+}
+
+// NewQueue sets up River on the store's database, migrating River's
+// tables. On SQLite, River gets its own handle on the file limited to one
+// connection, as its driver asks.
+func NewQueue(ctx context.Context, s store.Store, runner *Runner, opts Options) (*Queue, error) {
+	switch st := s.(type) {
+	case *store.Postgres:
+		return newQueue(ctx, riverpgxv5.New(st.Pool()), runner, opts, func() error { return nil })
+	case *store.SQLite:
+		db, err := sql.Open("sqlite", store.SQLiteDSN(st.Path()))
+		if err != nil {
+			return nil, fmt.Errorf("open queue database: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		q, err := newQueue(ctx, riversqlite.New(db), runner, opts, db.Close)
+		if err != nil {
+			db.Close()
+		}
+		return q, err
+	default:
+		return nil, fmt.Errorf("no job queue for store %T", s)
+	}
+}
+
+// Migrate creates or upgrades River's tables in the store's database.
+func Migrate(ctx context.Context, s store.Store) error {
+	q, err := NewQueue(ctx, s, &Runner{Store: s}, Options{})
+	if err != nil {
+		return err
+	}
+	return q.Close()
+}
+
+func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runner *Runner, opts Options, closeDB func() error) (*Queue, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	mig, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate river: %w", err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &runWorker{runner: runner})
+	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1}
+	if opts.Workers > 0 {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+		cfg.FetchPollInterval = opts.PollInterval
+		if p := cfg.FetchPollInterval; p > 0 && p < 100*time.Millisecond {
+			// River's default cooldown (100ms) may not exceed the interval.
+			cfg.FetchCooldown = p
+		}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	q := &Queue{
+		insert: func(ctx context.Context, args RunPipelineArgs) error {
+			_, err := client.Insert(ctx, args, nil)
+			return err
+		},
+		start: func(ctx context.Context) error {
+			if opts.Workers == 0 {
+				return nil
+			}
+			return client.Start(ctx)
+		},
+		stop: func(ctx context.Context) error {
+			if opts.Workers == 0 {
+				return nil
+			}
+			return client.Stop(ctx)
+		},
+		close: closeDB,
+	}
+	return q, nil
+}
+
+// Enqueue adds a job for the run.
+func (q *Queue) Enqueue(ctx context.Context, runID string) error {
+	if err := q.insert(ctx, RunPipelineArgs{RunID: runID}); err != nil {
+		return fmt.Errorf("enqueue run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// Start starts the workers, if any.
+func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
+
+// Stop waits for running jobs to finish, or until ctx ends (they are then
+// cancelled, their runs queued again).
+func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
+
+// Close releases the queue's own database handle (SQLite).
+func (q *Queue) Close() error { return q.close() }
