@@ -40,19 +40,23 @@ measure() {
 	fi
 	awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$log" >>"$tmp/walls"
 	awk -F': ' '/Maximum resident set size/ {print $2}' "$log" >>"$tmp/rss"
+	awk -F': ' '/(User|System) time/ {s += $2} END {print s}' "$log" >>"$tmp/cpu"
 }
 
 median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # report LABEL prints the medians of the runs measured since the last
-# call and sets WALL.
+# call (wall time, CPU time user+sys, peak RSS) and sets WALL. Ratios are
+# of wall time; CPU time is the steadier figure while other work shares
+# the machine.
 report() {
 	WALL=$(median "$tmp/walls")
+	CPU=$(median "$tmp/cpu")
 	local rss
 	rss=$(median "$tmp/rss")
-	printf '%-24s %7.2f %11.0f %7.1f %8.2f %8.2f\n' "$1" "$WALL" "$(echo "$ROWS / $WALL" | bc -l)" "$(echo "$rss / 1024" | bc -l)" \
+	printf '%-24s %7.2f %7.2f %11.0f %7.1f %8.2f %8.2f\n' "$1" "$WALL" "$CPU" "$(echo "$ROWS / $WALL" | bc -l)" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "$WALL / ${plain_wall:-$WALL}" | bc -l)" "$(echo "$WALL / ${scan_wall:-$WALL}" | bc -l)"
-	rm -f "$tmp/walls" "$tmp/rss"
+	rm -f "$tmp/walls" "$tmp/rss" "$tmp/cpu"
 }
 
 # same LABEL FILE fails unless FILE holds the plain program's output.
@@ -65,7 +69,7 @@ same() {
 }
 
 echo "rows=$ROWS runs=$RUNS (medians; rows/s counts input rows)"
-printf '%-24s %7s %11s %7s %8s %8s\n' program wall_s rows_per_s rss_mb x_plain x_scan
+printf '%-24s %7s %7s %11s %7s %8s %8s\n' program wall_s cpu_s rows_per_s rss_mb x_plain x_scan
 
 for _ in $(seq "$RUNS"); do
 	measure bin/plain -in "$in" -out "$tmp/plain.jsonl"
