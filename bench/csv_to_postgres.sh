@@ -30,8 +30,8 @@ else
 fi
 psql -qX "$PG_URL" -c "CREATE SCHEMA IF NOT EXISTS $SCHEMA" >/dev/null
 
-# measure LABEL CMD... runs CMD under /usr/bin/time -v and sets WALL (s)
-# and RSS (KB).
+# measure LABEL CMD... runs CMD under /usr/bin/time -v and sets WALL (s),
+# CPU (user + system, s) and RSS (KB).
 measure() {
 	local label=$1 log
 	shift
@@ -42,11 +42,15 @@ measure() {
 		exit 1
 	fi
 	WALL=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$log")
+	CPU=$(awk -F': ' '/(User|System) time \(seconds\)/ {s += $2} END {print s}' "$log")
 	RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
 	rm -f "$log" "$log.out"
 }
 
-printf '%-10s %-10s %10s %12s %10s %10s\n' rows loader wall_s rows_per_s rss_mb ratio
+# cpu_s is the loader process's own CPU time (not the server's): on a
+# shared machine it moves less than wall time, so it shows what profiling
+# costs even when the wall clock cannot.
+printf '%-10s %-10s %10s %12s %8s %10s %10s\n' rows loader wall_s rows_per_s cpu_s rss_mb ratio
 for n in $ROWS; do
 	csv=$DATA/people_$n.csv
 	[ -f "$csv" ] || bin/gen -rows "$n" -out "$csv"
@@ -54,7 +58,7 @@ for n in $ROWS; do
 	psql -qX "$PG_URL" -c "DROP TABLE IF EXISTS $SCHEMA.psql_people; CREATE TABLE $SCHEMA.psql_people $DDL" >/dev/null
 	measure psql psql -qX "$PG_URL" -c "\\copy $SCHEMA.psql_people FROM '$csv' CSV HEADER"
 	psql_wall=$WALL
-	printf '%-10s %-10s %10.2f %12.0f %10.1f %10s\n' "$n" psql "$WALL" "$(echo "$n / $WALL" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" 1.00
+	printf '%-10s %-10s %10.2f %12.0f %8.2f %10.1f %10s\n' "$n" psql "$WALL" "$(echo "$n / $WALL" | bc -l)" "$CPU" "$(echo "$RSS / 1024" | bc -l)" 1.00
 
 	if [ "$MODE" = writer ]; then
 		measure writer env TRIBUTARY_BENCH_ROWS="$n" TRIBUTARY_BENCH_SCHEMA="$SCHEMA" TRIBUTARY_TEST_POSTGRES_URL="$PG_URL" \
@@ -94,10 +98,10 @@ YAML
 				echo "tributary loaded $got rows, want $n" >&2
 				exit 1
 			fi
-			printf '%-10s %-10s %10.2f %12.0f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
+			printf '%-10s %-10s %10.2f %12.0f %8.2f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$CPU" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
 		done
 		continue
 	fi
-	printf '%-10s %-10s %10.2f %12.0f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
+	printf '%-10s %-10s %10.2f %12.0f %8.2f %10.1f %10.2f\n' "$n" "$label" "$WALL" "$(echo "$n / $WALL" | bc -l)" "$CPU" "$(echo "$RSS / 1024" | bc -l)" "$(echo "$WALL / $psql_wall" | bc -l)"
 done
 psql -qX "$PG_URL" -c "DROP SCHEMA $SCHEMA CASCADE" >/dev/null

@@ -29,7 +29,9 @@ type streamQuality struct {
 }
 
 func newObserver(r *Run) (*observer, error) {
-	o := &observer{batches: make(chan observed, 8), streams: map[string]*streamQuality{}}
+	// A short queue: the profiler keeps up with the loader, and every
+	// queued batch is live heap the collector walks and the run's RSS holds.
+	o := &observer{batches: make(chan observed, 2), streams: map[string]*streamQuality{}}
 	profile := r.spec.Options.Profile == nil || *r.spec.Options.Profile
 	for _, s := range r.streams {
 		checks, err := r.spec.StreamChecks(s.Name)

@@ -38,6 +38,7 @@ manifests); otherwise in a local state file beside the pipeline file
 (NAME.state.json), or the file given with --state.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGC()
 			spec, err := loadSpec(args[0])
 			if err != nil {
 				printSpecErrors(cmd, args[0], err)

@@ -14,6 +14,10 @@ import (
 // instead writes each value once into a slab and points the interface at
 // it, the same layout the runtime builds, so the values stay ordinary
 // immutable interface values to everyone downstream.
+//
+// Slabs are consumed through indexes rather than by reslicing: advancing
+// an integer needs no GC write barrier, advancing a slice header does, and
+// a load keeps the collector busy often enough for that to show.
 type boxer struct {
 	ints   []int64
 	floats []float64
@@ -21,6 +25,8 @@ type boxer struct {
 	times  []time.Time
 	strs   []string
 	chars  []byte
+	// next free element of each slab
+	ni, nf, nd, nt, ns, nc int
 
 	int64Type, float64Type, decimalType, timeType, stringType unsafe.Pointer
 }
@@ -50,42 +56,42 @@ func box(typ, data unsafe.Pointer) any {
 }
 
 func (b *boxer) int64(v int64) any {
-	if len(b.ints) == 0 {
-		b.ints = make([]int64, slabLen)
+	if b.ni == len(b.ints) {
+		b.ints, b.ni = make([]int64, slabLen), 0
 	}
-	p := &b.ints[0]
+	p := &b.ints[b.ni]
 	*p = v
-	b.ints = b.ints[1:]
+	b.ni++
 	return box(b.int64Type, unsafe.Pointer(p))
 }
 
 func (b *boxer) float64(v float64) any {
-	if len(b.floats) == 0 {
-		b.floats = make([]float64, slabLen)
+	if b.nf == len(b.floats) {
+		b.floats, b.nf = make([]float64, slabLen), 0
 	}
-	p := &b.floats[0]
+	p := &b.floats[b.nf]
 	*p = v
-	b.floats = b.floats[1:]
+	b.nf++
 	return box(b.float64Type, unsafe.Pointer(p))
 }
 
 func (b *boxer) decimal(v connector.Decimal) any {
-	if len(b.decs) == 0 {
-		b.decs = make([]connector.Decimal, slabLen)
+	if b.nd == len(b.decs) {
+		b.decs, b.nd = make([]connector.Decimal, slabLen), 0
 	}
-	p := &b.decs[0]
+	p := &b.decs[b.nd]
 	*p = v
-	b.decs = b.decs[1:]
+	b.nd++
 	return box(b.decimalType, unsafe.Pointer(p))
 }
 
 func (b *boxer) time(v time.Time) any {
-	if len(b.times) == 0 {
-		b.times = make([]time.Time, slabLen)
+	if b.nt == len(b.times) {
+		b.times, b.nt = make([]time.Time, slabLen), 0
 	}
-	p := &b.times[0]
+	p := &b.times[b.nt]
 	*p = v
-	b.times = b.times[1:]
+	b.nt++
 	return box(b.timeType, unsafe.Pointer(p))
 }
 
@@ -99,18 +105,18 @@ func (b *boxer) string(s []byte) any {
 	if len(s) > 4096 {
 		str = string(s)
 	} else {
-		if len(b.chars) < len(s) {
-			b.chars = make([]byte, 64<<10)
+		if len(b.chars)-b.nc < len(s) {
+			b.chars, b.nc = make([]byte, 64<<10), 0
 		}
-		n := copy(b.chars, s)
-		str = unsafe.String(&b.chars[0], n)
-		b.chars = b.chars[n:]
+		n := copy(b.chars[b.nc:], s)
+		str = unsafe.String(&b.chars[b.nc], n)
+		b.nc += n
 	}
-	if len(b.strs) == 0 {
-		b.strs = make([]string, slabLen)
+	if b.ns == len(b.strs) {
+		b.strs, b.ns = make([]string, slabLen), 0
 	}
-	p := &b.strs[0]
+	p := &b.strs[b.ns]
 	*p = str
-	b.strs = b.strs[1:]
+	b.ns++
 	return box(b.stringType, unsafe.Pointer(p))
 }
