@@ -430,6 +430,18 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, status RunStatus, e
 	return affected(res, err, "run "+id)
 }
 
+func (s *sqlStore) CancelRun(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, finished_at = ?, lease_until = NULL WHERE id = ? AND status IN (?, ?)`),
+		Cancelled, now(), id, Queued, Running)
+	if err := affected(res, err, "run "+id); err == nil || !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if _, err := s.Run(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("run %s: %w", id, ErrRunDone)
+}
+
 func (s *sqlStore) RequeueRun(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, lease_until = NULL WHERE id = ? AND status = ?`), Queued, id, Running)
 	return affected(res, err, "running run "+id)

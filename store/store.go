@@ -42,6 +42,10 @@ type Store interface {
 	RenewRun(ctx context.Context, id string, leaseUntil time.Time, progress json.RawMessage) error
 	// FinishRun records the final status, error and result.
 	FinishRun(ctx context.Context, id string, status RunStatus, errMsg string, result json.RawMessage) error
+	// CancelRun marks a queued or running run cancelled; a running run's
+	// worker notices at its next lease renewal and stops. It returns
+	// [ErrRunDone] for a finished run.
+	CancelRun(ctx context.Context, id string) error
 	// RequeueRun puts a running run back in the queue (its worker stopped).
 	RequeueRun(ctx context.Context, id string) error
 

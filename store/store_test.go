@@ -211,6 +211,18 @@ func TestRunLifecycle(t *testing.T) {
 		if got, _ := s.Run(ctx, b.ID); got.Status != store.Queued {
 			t.Fatalf("requeued status %s", got.Status)
 		}
+		if err := s.CancelRun(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CancelRun(ctx, b.ID); !errors.Is(err, store.ErrRunDone) {
+			t.Fatalf("cancel twice: %v, want ErrRunDone", err)
+		}
+		if err := s.CancelRun(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("cancel missing: %v, want ErrNotFound", err)
+		}
+		if got, _ := s.Run(ctx, b.ID); got.Status != store.Cancelled || got.FinishedAt == nil {
+			t.Fatalf("cancelled run %+v", got)
+		}
 		runs, err := s.Runs(ctx, p.ID, store.Page{Limit: 1})
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("runs page %+v, %v", runs, err)

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/store"
+)
+
+// Masked replaces secret config values in every response.
+const Masked = "********"
+
+// ConnectionIn is a connection as created or updated.
+type ConnectionIn struct {
+	Name      string         `json:"name" minLength:"1" maxLength:"200" doc:"Unique name pipelines refer to"`
+	Connector string         `json:"connector" minLength:"1" doc:"Connector name, see GET /api/v1/connectors"`
+	Config    map[string]any `json:"config,omitempty" doc:"Connector config; secret fields are never returned and kept when omitted or masked on update"`
+}
+
+// Connection is a connection as returned, secrets masked.
+type Connection struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Connector string         `json:"connector"`
+	Config    map[string]any `json:"config"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+type idPath struct {
+	ID string `path:"id"`
+}
+
+type createdOut struct {
+	Body struct {
+		ID string `json:"id"`
+	}
+}
+
+type connectionOut struct{ Body Connection }
+
+type connectionsOut struct{ Body List[Connection] }
+
+// secrets are the secret config fields of a connector, as source or
+// destination.
+func secrets(name string) []string {
+	info, ok := connector.Lookup(name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, sp := range []*connector.Spec{info.Source, info.Destination} {
+		if sp != nil {
+			out = append(out, sp.Secrets...)
+		}
+	}
+	return out
+}
+
+func masked(c *store.Connection) Connection {
+	cfg := make(map[string]any, len(c.Config))
+	sec := secrets(c.Connector)
+	for k, v := range c.Config {
+		if slices.Contains(sec, k) && v != nil && v != "" {
+			v = Masked
+		}
+		cfg[k] = v
+	}
+	return Connection{ID: c.ID, Name: c.Name, Connector: c.Connector, Config: cfg, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+func checkConnector(name string) error {
+	if _, ok := connector.Lookup(name); !ok {
+		return huma.Error422UnprocessableEntity("unknown connector", &huma.ErrorDetail{
+			Location: "body.connector", Message: "unknown connector " + name + " (see GET /api/v1/connectors)", Value: name,
+		})
+	}
+	return nil
+}
+
+func (s *server) connections(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-connection", Method: http.MethodPost, Path: "/api/v1/connections", Tags: []string{"connections"},
+		Summary: "Create a connection", DefaultStatus: http.StatusCreated,
+	}, func(ctx context.Context, in *struct{ Body ConnectionIn }) (*createdOut, error) {
+		if err := checkConnector(in.Body.Connector); err != nil {
+			return nil, err
+		}
+		c := &store.Connection{Name: in.Body.Name, Connector: in.Body.Connector, Config: in.Body.Config}
+		if err := s.store.CreateConnection(ctx, c); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &createdOut{}
+		out.Body.ID = c.ID
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "list-connections", Method: http.MethodGet, Path: "/api/v1/connections", Tags: []string{"connections"},
+		Summary: "List connections by name",
+	}, func(ctx context.Context, in *PageIn) (*connectionsOut, error) {
+		cs, err := s.store.Connections(ctx, in.page())
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		items := make([]Connection, len(cs))
+		for i := range cs {
+			items[i] = masked(&cs[i])
+		}
+		return &connectionsOut{Body: list(items, *in)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-connection", Method: http.MethodGet, Path: "/api/v1/connections/{id}", Tags: []string{"connections"},
+		Summary: "Get a connection, secrets masked",
+	}, func(ctx context.Context, in *idPath) (*connectionOut, error) {
+		c, err := s.store.Connection(ctx, in.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return &connectionOut{Body: masked(c)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "update-connection", Method: http.MethodPut, Path: "/api/v1/connections/{id}", Tags: []string{"connections"},
+		Summary: "Replace a connection; secret fields omitted or masked keep their stored value",
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id"`
+		Body ConnectionIn
+	}) (*connectionOut, error) {
+		if err := checkConnector(in.Body.Connector); err != nil {
+			return nil, err
+		}
+		old, err := s.store.Connection(ctx, in.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		cfg := map[string]any{}
+		for k, v := range in.Body.Config {
+			cfg[k] = v
+		}
+		if old.Connector == in.Body.Connector {
+			for _, k := range secrets(old.Connector) {
+				if v, ok := cfg[k]; (!ok || v == Masked) && old.Config[k] != nil {
+					cfg[k] = old.Config[k]
+				}
+			}
+		}
+		c := &store.Connection{ID: in.ID, Name: in.Body.Name, Connector: in.Body.Connector, Config: cfg, CreatedAt: old.CreatedAt}
+		if err := s.store.UpdateConnection(ctx, c); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return &connectionOut{Body: masked(c)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-connection", Method: http.MethodDelete, Path: "/api/v1/connections/{id}", Tags: []string{"connections"},
+		Summary: "Delete a connection", DefaultStatus: http.StatusNoContent,
+	}, func(ctx context.Context, in *idPath) (*struct{}, error) {
+		if err := s.store.DeleteConnection(ctx, in.ID); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return nil, nil
+	})
+}
