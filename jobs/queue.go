@@ -139,7 +139,9 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 			if opts.Workers == 0 {
 				return nil
 			}
-			return client.Stop(ctx)
+			// Running jobs are cancelled rather than awaited: their runs go
+			// back to the queue and resume from their last checkpoint.
+			return client.StopAndCancel(ctx)
 		},
 		close: closeDB,
 	}
@@ -157,8 +159,8 @@ func (q *Queue) Enqueue(ctx context.Context, runID string) error {
 // Start starts the workers, if any.
 func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
 
-// Stop waits for running jobs to finish, or until ctx ends (they are then
-// cancelled, their runs queued again).
+// Stop cancels running jobs, whose runs are queued again to resume from
+// their last checkpoint, and waits for them to return or for ctx to end.
 func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
 
 // Close releases the queue's own database handle (SQLite).
