@@ -29,9 +29,11 @@ type streamQuality struct {
 }
 
 func newObserver(r *Run) (*observer, error) {
-	// A short queue: the profiler keeps up with the loader, and every
-	// queued batch is live heap the collector walks and the run's RSS holds.
-	o := &observer{batches: make(chan observed, 2), streams: map[string]*streamQuality{}}
+	// No queue: the loader hands a batch over once the previous one is
+	// observed. The profiler is faster than the source that feeds the
+	// loader, so the loader seldom waits, and every queued batch would be
+	// live heap that the collector walks and the run's RSS holds.
+	o := &observer{batches: make(chan observed), streams: map[string]*streamQuality{}}
 	profile := r.spec.Options.Profile == nil || *r.spec.Options.Profile
 	for _, s := range r.streams {
 		checks, err := r.spec.StreamChecks(s.Name)

@@ -225,7 +225,9 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	events := make(chan event, 4)
+	// Two batches queued let the source run ahead of the loader; more only
+	// add live heap, which the collector walks and the RSS holds.
+	events := make(chan event, 2)
 	em := &emitter{run: r, events: events, chains: map[string]transform.Chain{}}
 	g.Go(func() error {
 		defer close(events)
