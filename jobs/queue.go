@@ -25,6 +25,10 @@ type RunPipelineArgs struct {
 // Kind names the job in River's tables.
 func (RunPipelineArgs) Kind() string { return "run_pipeline" }
 
+// RescueAfter is how long a job may be running before River hands it to
+// another worker; the lease decides whether the run really is dead.
+const RescueAfter = 5 * time.Minute
+
 // BusyRetry is how long a run waits before trying again while another run
 // of its pipeline is running.
 const BusyRetry = 2 * time.Second
@@ -111,7 +115,10 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{runner: runner})
-	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1}
+	// A job whose worker died is rescued after RescueAfter; the run's lease
+	// keeps a rescue of a live run from executing it twice, so this need
+	// not be long.
+	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1, RescueStuckJobsAfter: RescueAfter}
 	if opts.Workers > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 		cfg.FetchPollInterval = opts.PollInterval
