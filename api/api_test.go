@@ -207,6 +207,12 @@ func TestPipelineRunsThroughTheAPI(t *testing.T) {
 			t.Errorf("pipeline %v", got)
 		}
 
+		if got := e.must(200, "PATCH", "/api/v1/pipelines/"+id, map[string]any{"enabled": false}); got["enabled"] != false {
+			t.Errorf("disabled pipeline %v", got)
+		}
+		e.must(409, "POST", "/api/v1/pipelines/"+id+"/runs", nil)
+		e.must(200, "PATCH", "/api/v1/pipelines/"+id, map[string]any{"enabled": true})
+
 		pv := e.must(200, "POST", "/api/v1/pipelines/"+id+"/preview?rows=1", nil)
 		if s := pv["streams"].([]any); len(s) != 1 {
 			t.Errorf("preview %v", pv)

@@ -174,6 +174,24 @@ func (s *server) pipelines(api huma.API) {
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{
+		OperationID: "set-pipeline-enabled", Method: http.MethodPatch, Path: "/api/v1/pipelines/{id}", Tags: []string{"pipelines"},
+		Summary: "Enable or disable a pipeline; a disabled pipeline accepts no new runs",
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id"`
+		Body struct {
+			Enabled bool `json:"enabled"`
+		}
+	}) (*pipelineOut, error) {
+		if err := s.store.SetPipelineEnabled(ctx, in.ID, in.Body.Enabled); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		p, err := s.store.Pipeline(ctx, in.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return &pipelineOut{Body: pipelineOf(p)}, nil
+	})
+	huma.Register(api, huma.Operation{
 		OperationID: "list-pipeline-versions", Method: http.MethodGet, Path: "/api/v1/pipelines/{id}/versions", Tags: []string{"pipelines"},
 		Summary: "List the saved versions of a pipeline, newest first",
 	}, func(ctx context.Context, in *struct {
