@@ -498,11 +498,11 @@ func fromExpr(v any, t connector.Type) (any, error) {
 	}
 	switch t {
 	case connector.TypeJSON:
-		switch v.(type) {
+		switch x := v.(type) {
 		case string, bool, float64, map[string]any, []any:
 			return v, nil
 		case int:
-			return float64(v.(int)), nil
+			return float64(x), nil
 		}
 		// Keep json values in the shapes encoding/json produces.
 		b, err := json.Marshal(v)

@@ -137,7 +137,7 @@ func (f sinkFormat) NewEncoder(w *bufio.Writer, schema *connector.Schema, first 
 	if err != nil {
 		return nil, err
 	}
-	e.w = pq.NewWriter(w, pq.NewSchema("tributary", group), pq.Compression(f.codec), pq.KeyValueMetadata(SchemaKey, string(meta)))
+	e.w = pq.NewGenericWriter[any](w, pq.NewSchema("tributary", group), pq.Compression(f.codec), pq.KeyValueMetadata(SchemaKey, string(meta)))
 	return e, nil
 }
 
@@ -154,7 +154,7 @@ func partScale(rows [][]any, i int) int32 {
 }
 
 type encoder struct {
-	w       *pq.Writer
+	w       *pq.GenericWriter[any]
 	schema  *connector.Schema
 	col     []int   // parquet column of each field
 	scale   []int32 // decimal scale of each decimal field

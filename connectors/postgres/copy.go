@@ -30,8 +30,6 @@ const (
 	pgEpochMicros = pgEpochUnix * 1_000_000
 )
 
-var errNull = errors.New("null")
-
 // appendValue appends one field (length word and payload) holding v for a
 // column of kind k. Values whose Go type matches the column take the fast
 // path; others are converted through connector.Convert, and a value that
@@ -282,7 +280,7 @@ func appendNumeric(buf []byte, d connector.Decimal) []byte {
 	last := floorDiv4(-scale) // group of the last digit
 	n := weight - last + 1
 	var gtmp [32]int16
-	groups := gtmp[:0]
+	var groups []int16
 	if n > len(gtmp) {
 		groups = make([]int16, n)
 	} else {
