@@ -14,7 +14,7 @@ const (
 	TypeBool      Type = "bool"      // bool
 	TypeInt64     Type = "int64"     // int64
 	TypeFloat64   Type = "float64"   // float64
-	TypeDecimal  Type = "decimal"   // Decimal
+	TypeDecimal   Type = "decimal"   // Decimal
 	TypeString    Type = "string"    // string
 	TypeBytes     Type = "bytes"     // []byte
 	TypeDate      Type = "date"      // time.Time at midnight UTC
