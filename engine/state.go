@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/internal/atomicfile"
 )
 
 // envelope wraps a source's checkpoint with what the engine needs to know
@@ -94,32 +95,10 @@ func (f *fileState) save(pipeline, stream string, state json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(f.path, b)
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Dir(f.path), filepath.Base(f.path), ".", b)
 }
 
 func (f *fileState) String() string { return f.path }
-
-// WriteFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content, never a torn file.
-func WriteFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/internal/atomicfile"
 )
 
 // bufSize is the write buffer of a part: large enough that a part is
@@ -144,7 +145,7 @@ func clean(dir string, m *Manifest) error {
 		removed = true
 	}
 	if removed {
-		return syncDir(dir)
+		return atomicfile.SyncDir(dir)
 	}
 	return nil
 }
@@ -305,7 +306,7 @@ func (w *writer) commit(state json.RawMessage) error {
 		}
 	}
 	if len(w.pending) > 0 {
-		if err := syncDir(w.dir); err != nil {
+		if err := atomicfile.SyncDir(w.dir); err != nil {
 			return err
 		}
 	}
