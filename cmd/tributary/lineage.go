@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/lineage"
 )
 
@@ -28,28 +27,12 @@ catalog (discover) to learn the source columns; nothing is read or written.
 				printSpecErrors(cmd, args[0], err)
 				return exitError{1}
 			}
-			src, err := openSource(cmd.Context(), spec)
+			schemas, missing, err := sourceSchemas(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
-			defer src.Close()
-			cat, err := src.Discover(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("discover: %w", err)
-			}
-			schemas := map[string]*connector.Schema{}
-			for _, st := range spec.ConnectorStreams() {
-				info := cat.Find(st.Name)
-				if info == nil || info.Schema == nil {
-					return fmt.Errorf("stream %s is not in the source's catalog", st.Name)
-				}
-				s := info.Schema.Clone()
-				for i, f := range s.Fields {
-					if t, ok := st.Schema[f.Name]; ok {
-						s.Fields[i].Type = t
-					}
-				}
-				schemas[st.Name] = s
+			if len(missing) > 0 {
+				return fmt.Errorf("stream %s is not in the source's catalog", spec.Source.Streams[missing[0]].Name)
 			}
 			streams, err := lineage.Columns(spec, schemas)
 			if err != nil {

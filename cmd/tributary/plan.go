@@ -14,27 +14,18 @@ import (
 // reported by validate, with its path, before any run. It returns an error
 // only when the source cannot be asked.
 func checkAgainstSource(ctx context.Context, spec *pipeline.Spec) (pipeline.Errors, error) {
-	src, err := openSource(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	cat, err := src.Discover(ctx)
+	schemas, missing, err := sourceSchemas(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
 	var errs pipeline.Errors
-	for k, st := range spec.ConnectorStreams() {
-		info := cat.Find(st.Name)
-		if info == nil || info.Schema == nil {
-			errs = append(errs, spec.FieldError(fmt.Sprintf("source.streams[%d].name", k), fmt.Sprintf("the source has no stream %q", st.Name)))
+	for _, k := range missing {
+		errs = append(errs, spec.FieldError(fmt.Sprintf("source.streams[%d].name", k), fmt.Sprintf("the source has no stream %q", spec.Source.Streams[k].Name)))
+	}
+	for _, st := range spec.ConnectorStreams() {
+		schema, ok := schemas[st.Name]
+		if !ok {
 			continue
-		}
-		schema := info.Schema.Clone()
-		for i, f := range schema.Fields {
-			if t, ok := st.Schema[f.Name]; ok {
-				schema.Fields[i].Type = t
-			}
 		}
 		chain, err := spec.Steps(st.Name)
 		if err != nil {
@@ -54,4 +45,36 @@ func checkAgainstSource(ctx context.Context, spec *pipeline.Spec) (pipeline.Erro
 		}
 	}
 	return errs, nil
+}
+
+// sourceSchemas asks the source for its catalog and returns each selected
+// stream's schema with the pipeline's type overrides applied, and the
+// indexes of selected streams the source does not offer.
+func sourceSchemas(ctx context.Context, spec *pipeline.Spec) (map[string]*connector.Schema, []int, error) {
+	src, err := openSource(ctx, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	cat, err := src.Discover(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discover: %w", err)
+	}
+	schemas := map[string]*connector.Schema{}
+	var missing []int
+	for k, st := range spec.ConnectorStreams() {
+		info := cat.Find(st.Name)
+		if info == nil || info.Schema == nil {
+			missing = append(missing, k)
+			continue
+		}
+		s := info.Schema.Clone()
+		for i, f := range s.Fields {
+			if t, ok := st.Schema[f.Name]; ok {
+				s.Fields[i].Type = t
+			}
+		}
+		schemas[st.Name] = s
+	}
+	return schemas, missing, nil
 }
