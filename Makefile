@@ -2,14 +2,19 @@
 GO ?= go
 BIN := bin/tributary
 
-.PHONY: build run test bench lint clean
+.PHONY: build run pipeline test bench lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tributary
 
-# The main job on embedded defaults: the demo pipeline loads examples/data
-# (CSV, with three broken rows) into an SQLite file, examples/out.db.
+# The main job on embedded defaults: the server on the embedded SQLite store
+# (./tributary-data), with the demo pipeline created and run on first start:
+# the example CSV (three broken rows among 1,000) into an SQLite file.
 run: build
+	$(BIN) serve --demo
+
+# The same demo pipeline headless, without a server: examples/out.db.
+pipeline: build
 	cd examples && ../$(BIN) run people-to-sqlite.yaml
 
 # Every test, against the real services listed in README.md.
@@ -26,4 +31,4 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
 clean:
-	rm -rf bin examples/out.db examples/out examples/*.state.json
+	rm -rf bin tributary-data examples/out.db examples/out examples/*.state.json

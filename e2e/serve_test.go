@@ -37,10 +37,11 @@ func freeAddr(t *testing.T) string {
 
 // serve starts the binary and waits until it answers /readyz; the test's
 // end stops it with an interrupt, as a user would.
-func serve(t *testing.T, dir string, env []string) *server {
+func serve(t *testing.T, dir string, env []string, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", filepath.Join(dir, "tributary-data"), "--workers", "1")
+	args = append([]string{"serve", "--addr", addr, "--data", filepath.Join(dir, "tributary-data"), "--workers", "1"}, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	logs := &bytes.Buffer{}
@@ -241,5 +242,29 @@ func TestServe(t *testing.T) {
 				fmt.Sprintf(`tributary_rows_written_total{pipeline=%q} 3`, name),
 				fmt.Sprintf(`tributary_runs_total{pipeline=%q,status="succeeded"} 1`, name))
 		})
+	}
+}
+
+// TestServeDemo starts `tributary serve --demo` on an empty embedded store:
+// the example pipeline exists and its first run loads the example data.
+func TestServeDemo(t *testing.T) {
+	s := serve(t, t.TempDir(), nil, "--demo")
+	var runs struct {
+		Items []apiRun `json:"items"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.json(200, "GET", "/api/v1/runs", nil, &runs)
+		if len(runs.Items) == 1 && (runs.Items[0].Status == "succeeded" || runs.Items[0].Status == "failed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo run did not finish: %+v\n%s", runs.Items, s.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := runs.Items[0]
+	if r.Status != "succeeded" || len(r.Streams) != 1 || r.Streams[0].Written != 1000 || r.Streams[0].Quarantined != 3 {
+		t.Fatalf("demo run = %+v", r)
 	}
 }

@@ -36,6 +36,7 @@ func newServeCmd() *cobra.Command {
 		addr    string
 		dataDir string
 		workers int
+		demo    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -62,6 +63,16 @@ can share the runs). Migrations run on start.`,
 				return err
 			}
 			defer q.Close()
+			if demo {
+				msg, err := setupDemo(ctx, st, q, dataDir)
+				if err != nil {
+					stopQueue(q)
+					return fmt.Errorf("demo: %w", err)
+				}
+				if msg != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), msg)
+				}
+			}
 
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -91,6 +102,7 @@ can share the runs). Migrations run on start.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&dataDir, "data", "./tributary-data", "data directory: the SQLite store and local state files")
+	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty store, create the example CSV → SQLite pipeline and queue its first run")
 	cmd.Flags().IntVar(&workers, "workers", 2, "runs executed at once by this process; 0 serves the API only")
 	return cmd
 }
