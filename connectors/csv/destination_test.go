@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
@@ -135,29 +134,9 @@ func TestDestinationConfig(t *testing.T) {
 }
 
 func BenchmarkDestinationWrite(b *testing.B) {
-	schema := connector.NewSchema(
-		connector.Field{Name: "id", Type: connector.TypeInt64},
-		connector.Field{Name: "name", Type: connector.TypeString},
-		connector.Field{Name: "amount", Type: connector.TypeDecimal},
-		connector.Field{Name: "at", Type: connector.TypeTimestamp},
-	)
-	batch := connector.NewBatch("s", schema, 10000)
-	for i := range 10000 {
-		batch.Append([]any{int64(i), "customer name", connector.Decimal{Unscaled: int64(i) * 101, Scale: 2}, time.Unix(int64(i), 0).UTC()})
-	}
-	f, _ := SinkFormat("", true)
-	d, _ := filesink.New(b.TempDir(), f)
-	ctx := context.Background()
-	w, err := d.Open(ctx, connector.Load{Stream: "s", Schema: schema, SyncMode: connector.FullRefreshAppend})
+	f, err := SinkFormat("", true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer w.Close(ctx, false)
-	b.ResetTimer()
-	for range b.N {
-		if err := w.Write(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*batch.Len())/b.Elapsed().Seconds(), "rows/s")
+	sinktest.BenchmarkWrite(b, f)
 }

@@ -101,30 +101,7 @@ func TestDestinationConfig(t *testing.T) {
 }
 
 func BenchmarkDestinationWrite(b *testing.B) {
-	schema := connector.NewSchema(
-		connector.Field{Name: "id", Type: connector.TypeInt64},
-		connector.Field{Name: "name", Type: connector.TypeString},
-		connector.Field{Name: "amount", Type: connector.TypeDecimal},
-		connector.Field{Name: "at", Type: connector.TypeTimestamp},
-	)
-	batch := connector.NewBatch("s", schema, 10000)
-	for i := range 10000 {
-		batch.Append([]any{int64(i), "customer name", connector.Decimal{Unscaled: int64(i) * 101, Scale: 2}, time.Unix(int64(i), 0).UTC()})
-	}
-	d, _ := filesink.New(b.TempDir(), SinkFormat())
-	ctx := context.Background()
-	w, err := d.Open(ctx, connector.Load{Stream: "s", Schema: schema, SyncMode: connector.FullRefreshAppend})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close(ctx, false)
-	b.ResetTimer()
-	for range b.N {
-		if err := w.Write(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*batch.Len())/b.Elapsed().Seconds(), "rows/s")
+	sinktest.BenchmarkWrite(b, SinkFormat())
 }
 
 // TestDestinationKilled kills a real writer process at random moments and
