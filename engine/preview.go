@@ -75,11 +75,7 @@ func RunPreview(ctx context.Context, spec *pipeline.Spec, rows int) (*Preview, e
 	if rows <= 0 {
 		rows = DefaultPreviewRows
 	}
-	cfg, err := json.Marshal(orEmpty(spec.Source.Config))
-	if err != nil {
-		return nil, err
-	}
-	src, err := connector.NewSource(ctx, spec.Source.Connector, cfg)
+	src, err := OpenSource(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -176,20 +176,12 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 }
 
 func (r *Run) execute(ctx context.Context, res *Result) error {
-	srcCfg, err := json.Marshal(orEmpty(r.spec.Source.Config))
-	if err != nil {
-		return fmt.Errorf("source config: %w", err)
-	}
-	dstCfg, err := json.Marshal(orEmpty(r.spec.Destination.Config))
-	if err != nil {
-		return fmt.Errorf("destination config: %w", err)
-	}
-	src, err := connector.NewSource(ctx, r.spec.Source.Connector, srcCfg)
+	src, err := OpenSource(ctx, r.spec)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := connector.NewDestination(ctx, r.spec.Destination.Connector, dstCfg)
+	dst, err := OpenDestination(ctx, r.spec)
 	if err != nil {
 		return err
 	}
@@ -251,13 +243,6 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 		return err
 	}
 	return nil
-}
-
-func orEmpty(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }
 
 type eventKind int

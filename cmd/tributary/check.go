@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/pipeline"
 )
 
@@ -34,13 +33,13 @@ func newCheckCmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: ok\n", what, name)
 			}
-			src, err := openSource(ctx, spec)
+			src, err := engine.OpenSource(ctx, spec)
 			if err == nil {
 				err = src.Check(ctx)
 				src.Close()
 			}
 			report("source", spec.Source.Connector, err)
-			dst, err := openDestination(ctx, spec)
+			dst, err := engine.OpenDestination(ctx, spec)
 			if err == nil {
 				err = dst.Check(ctx)
 				dst.Close()
@@ -66,7 +65,7 @@ func newDiscoverCmd() *cobra.Command {
 				printSpecErrors(cmd, args[0], err)
 				return exitError{1}
 			}
-			src, err := openSource(cmd.Context(), spec)
+			src, err := engine.OpenSource(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
@@ -107,27 +106,4 @@ func orNone(s []string) string {
 		return "(none)"
 	}
 	return strings.Join(s, ", ")
-}
-
-func openSource(ctx context.Context, spec *pipeline.Spec) (connector.Source, error) {
-	cfg, err := json.Marshal(orEmptyMap(spec.Source.Config))
-	if err != nil {
-		return nil, err
-	}
-	return connector.NewSource(ctx, spec.Source.Connector, cfg)
-}
-
-func openDestination(ctx context.Context, spec *pipeline.Spec) (connector.Destination, error) {
-	cfg, err := json.Marshal(orEmptyMap(spec.Destination.Config))
-	if err != nil {
-		return nil, err
-	}
-	return connector.NewDestination(ctx, spec.Destination.Connector, cfg)
-}
-
-func orEmptyMap(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }

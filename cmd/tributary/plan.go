@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/pipeline"
 )
 
@@ -51,7 +52,7 @@ func checkAgainstSource(ctx context.Context, spec *pipeline.Spec) (pipeline.Erro
 // stream's schema with the pipeline's type overrides applied, and the
 // indexes of selected streams the source does not offer.
 func sourceSchemas(ctx context.Context, spec *pipeline.Spec) (map[string]*connector.Schema, []int, error) {
-	src, err := openSource(ctx, spec)
+	src, err := engine.OpenSource(ctx, spec)
 	if err != nil {
 		return nil, nil, err
 	}
