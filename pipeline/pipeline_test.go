@@ -122,6 +122,8 @@ func TestErrors(t *testing.T) {
 			return strings.Replace(s, "connector: spectest\n  config:\n    path: ./", "connector: nope\n  config:\n    path: ./", 1)
 		}, nil,
 			[]string{`source.connector: unknown source connector "nope"`}},
+		{"bad check", func(s string) string { return s + "checks:\n  - {check: null_ratio, field: email, max: lots}\n" }, nil,
+			[]string{"checks[0].max: "}},
 		{"dedup needs key", func(s string) string { return strings.Replace(s, "primary_key: [id]", "primary_key: []", 1) }, nil,
 			[]string{"source.streams[0].primary_key: is required for incremental_dedup"}},
 	}

@@ -132,48 +132,41 @@ func (s *Spec) validateEnd(path, name, conn string, cfg map[string]any, source b
 func (s *Spec) validateSteps(path string, steps []Step, add func(string, string, ...any)) {
 	for i, st := range steps {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		if _, err := transform.Build(st.Name, st.Args); err != nil {
-			stepErrs(p, st.Name, err, add)
+		_, err := transform.Build(st.Name, st.Args)
+		if err == nil {
+			continue
 		}
-	}
-}
-
-func stepErrs(p, name string, err error, add func(string, string, ...any)) {
-	var list transform.Errors
-	var one *transform.Error
-	switch {
-	case errors.As(err, &list):
-		for _, e := range list {
-			stepErrs(p, name, e, add)
+		if !slices.Contains(transform.Names(), st.Name) {
+			// The step itself is unknown: the error belongs to the list
+			// entry, not to settings under a name that means nothing.
+			add(p, "%v", err)
+			continue
 		}
-	case errors.As(err, &one):
-		path := p + "." + name
-		if one.Path != "" {
-			path += "." + one.Path
-		}
-		if strings.HasPrefix(one.Msg, "unknown step") {
-			path = p
-		}
-		add(path, "%s", one.Msg)
-	default:
-		add(p+"."+name, "%v", err)
+		addPathErrors(p+"."+st.Name+".", err, add)
 	}
 }
 
 func validateChecks(path string, checks []Check, add func(string, string, ...any)) {
 	if _, err := quality.BuildChecks(checkMaps(checks)); err != nil {
-		var list transform.Errors
-		var one *transform.Error
-		switch {
-		case errors.As(err, &list):
-			for _, e := range list {
-				add(path+e.Path, "%s", e.Msg)
-			}
-		case errors.As(err, &one):
-			add(path+one.Path, "%s", one.Msg)
-		default:
-			add(path, "%v", err)
+		addPathErrors(path, err, add)
+	}
+}
+
+// addPathErrors reports each error of a step's or check's settings at
+// prefix + its relative path; prefix ends where the relative path starts
+// ("transforms[1].cast." or "checks").
+func addPathErrors(prefix string, err error, add func(string, string, ...any)) {
+	var list transform.Errors
+	var one *transform.Error
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			addPathErrors(prefix, e, add)
 		}
+	case errors.As(err, &one):
+		add(strings.TrimSuffix(prefix+one.Path, "."), "%s", one.Msg)
+	default:
+		add(strings.TrimSuffix(prefix, "."), "%v", err)
 	}
 }
 
