@@ -84,7 +84,7 @@ func (s *server) runs(api huma.API) {
 		if !p.Enabled {
 			return nil, huma.Error409Conflict("pipeline " + p.Name + " is disabled")
 		}
-		run, err := s.store.CreateRun(ctx, in.ID, in.FullRefresh)
+		run, err := s.store.CreateRun(ctx, store.NewRun{PipelineID: in.ID, FullRefresh: in.FullRefresh})
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}

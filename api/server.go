@@ -63,6 +63,12 @@ func New(cfg Config) http.Handler {
 	s.pipelines(api)
 	s.runs(api)
 	s.connectors(api)
+	s.schedules(api)
+	s.quarantine(api)
+	s.versions(api)
+	s.analytics(api)
+	s.alerts(api)
+	s.attempts(api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -85,7 +85,7 @@ func TestRunsExecuteThroughTheQueue(t *testing.T) {
 				{broken, store.Failed, 0, 0, 0, `no stored connection named "missing"`},
 			}
 			for _, c := range cases {
-				run, err := s.CreateRun(ctx, c.pipeline, false)
+				run, err := s.CreateRun(ctx, store.NewRun{PipelineID: c.pipeline})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,8 +127,8 @@ func TestRunsExecuteThroughTheQueue(t *testing.T) {
 
 			// Two runs of one pipeline queued together run one after the
 			// other; the second resumes from the first's state.
-			a, _ := s.CreateRun(ctx, good, false)
-			b, _ := s.CreateRun(ctx, good, false)
+			a, _ := s.CreateRun(ctx, store.NewRun{PipelineID: good})
+			b, _ := s.CreateRun(ctx, store.NewRun{PipelineID: good})
 			for _, r := range []*store.Run{a, b} {
 				if err := q.Enqueue(ctx, r.ID); err != nil {
 					t.Fatal(err)

@@ -30,6 +30,37 @@ type Runner struct {
 	// Lease is how long a claim lasts between renewals (every third of
 	// it); DefaultLease when zero.
 	Lease time.Duration
+	// Observers hear of every run that ended, after its outcome is stored.
+	Observers []RunObserver
+}
+
+// RunObserver hears of runs that ended (alerts, for one).
+type RunObserver interface {
+	// RunFinished gets the run as stored, with its final status and result.
+	RunFinished(ctx context.Context, run *store.Run)
+}
+
+// notify hands the stored run to every observer.
+func (r *Runner) notify(ctx context.Context, runID string) {
+	if len(r.Observers) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	run, err := r.Store.Run(ctx, runID)
+	if err != nil {
+		r.logger().Warn("load finished run for observers", "run_id", runID, "error", err)
+		return
+	}
+	for _, o := range r.Observers {
+		o.RunFinished(ctx, run)
+	}
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.Default()
+	}
+	return r.Logger
 }
 
 // errCancelled ends the execution of a run someone cancelled.
@@ -45,10 +76,7 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := r.logger()
 	run, err := r.Store.ClaimRun(ctx, runID, time.Now().Add(lease))
 	switch {
 	case errors.Is(err, store.ErrRunDone), errors.Is(err, store.ErrNotFound):
@@ -111,6 +139,7 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 	}
 	r.observe(pl.Name, status, res)
 	rlog.Info("run finished", "status", status, "error", res.Error)
+	r.notify(ctx, run.ID)
 	return nil
 }
 
@@ -196,6 +225,7 @@ func (r *Runner) fail(ctx context.Context, run *store.Run, name string, cause er
 	if r.Metrics != nil && name != "" {
 		r.Metrics.Runs.WithLabelValues(name, string(store.Failed)).Inc()
 	}
+	r.notify(ctx, run.ID)
 	return nil
 }
 

@@ -97,7 +97,7 @@ func TestCancelAndStop(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer q.Stop(ctx)
-			run, err := s.CreateRun(ctx, pl.ID, false)
+			run, err := s.CreateRun(ctx, store.NewRun{PipelineID: pl.ID})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,30 +13,42 @@ type migration struct {
 	postgres []string
 }
 
+// migrations are applied in order; a concept's migration lives in the
+// concept's file. Never change one that has been released: add another.
 var migrations = []migration{
-	{
-		sqlite: []string{
-			`CREATE TABLE connections (
+	coreMigration,
+	runTriggerMigration,
+	scheduleMigration,
+	quarantineMigration,
+	versionMigration,
+	opsMigration,
+	alertMigration,
+	attemptMigration,
+}
+
+var coreMigration = migration{
+	sqlite: []string{
+		`CREATE TABLE connections (
 				id TEXT PRIMARY KEY,
 				name TEXT NOT NULL UNIQUE,
 				connector TEXT NOT NULL,
 				config TEXT NOT NULL,
 				created_at TIMESTAMP NOT NULL,
 				updated_at TIMESTAMP NOT NULL)`,
-			`CREATE TABLE pipelines (
+		`CREATE TABLE pipelines (
 				id TEXT PRIMARY KEY,
 				name TEXT NOT NULL UNIQUE,
 				version INTEGER NOT NULL,
 				enabled BOOLEAN NOT NULL,
 				created_at TIMESTAMP NOT NULL,
 				updated_at TIMESTAMP NOT NULL)`,
-			`CREATE TABLE pipeline_versions (
+		`CREATE TABLE pipeline_versions (
 				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
 				version INTEGER NOT NULL,
 				spec TEXT NOT NULL,
 				created_at TIMESTAMP NOT NULL,
 				PRIMARY KEY (pipeline_id, version))`,
-			`CREATE TABLE runs (
+		`CREATE TABLE runs (
 				id TEXT PRIMARY KEY,
 				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
 				version INTEGER NOT NULL,
@@ -49,38 +61,38 @@ var migrations = []migration{
 				started_at TIMESTAMP,
 				finished_at TIMESTAMP,
 				lease_until TIMESTAMP)`,
-			`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
-			`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
-			`CREATE TABLE run_logs (
+		`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
+		`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
+		`CREATE TABLE run_logs (
 				id INTEGER PRIMARY KEY AUTOINCREMENT,
 				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 				at TIMESTAMP NOT NULL,
 				level TEXT NOT NULL,
 				message TEXT NOT NULL)`,
-			`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
-		},
-		postgres: []string{
-			`CREATE TABLE connections (
+		`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
+	},
+	postgres: []string{
+		`CREATE TABLE connections (
 				id TEXT PRIMARY KEY,
 				name TEXT NOT NULL UNIQUE,
 				connector TEXT NOT NULL,
 				config JSONB NOT NULL,
 				created_at TIMESTAMPTZ NOT NULL,
 				updated_at TIMESTAMPTZ NOT NULL)`,
-			`CREATE TABLE pipelines (
+		`CREATE TABLE pipelines (
 				id TEXT PRIMARY KEY,
 				name TEXT NOT NULL UNIQUE,
 				version INTEGER NOT NULL,
 				enabled BOOLEAN NOT NULL,
 				created_at TIMESTAMPTZ NOT NULL,
 				updated_at TIMESTAMPTZ NOT NULL)`,
-			`CREATE TABLE pipeline_versions (
+		`CREATE TABLE pipeline_versions (
 				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
 				version INTEGER NOT NULL,
 				spec JSONB NOT NULL,
 				created_at TIMESTAMPTZ NOT NULL,
 				PRIMARY KEY (pipeline_id, version))`,
-			`CREATE TABLE runs (
+		`CREATE TABLE runs (
 				id TEXT PRIMARY KEY,
 				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
 				version INTEGER NOT NULL,
@@ -93,17 +105,21 @@ var migrations = []migration{
 				started_at TIMESTAMPTZ,
 				finished_at TIMESTAMPTZ,
 				lease_until TIMESTAMPTZ)`,
-			`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
-			`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
-			`CREATE TABLE run_logs (
+		`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
+		`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
+		`CREATE TABLE run_logs (
 				id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 				at TIMESTAMPTZ NOT NULL,
 				level TEXT NOT NULL,
 				message TEXT NOT NULL)`,
-			`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
-		},
+		`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
 	},
+}
+
+var runTriggerMigration = migration{
+	sqlite:   []string{`ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`},
+	postgres: []string{`ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`},
 }
 
 // migrate applies the migrations not yet applied, each in its own

@@ -294,13 +294,13 @@ func (s *sqlStore) SetPipelineEnabled(ctx context.Context, id string, enabled bo
 
 // Runs.
 
-const runCols = `id, pipeline_id, version, status, full_refresh, error, result, attempts, created_at, started_at, finished_at, lease_until`
+const runCols = `id, pipeline_id, version, status, full_refresh, triggered_by, error, result, attempts, created_at, started_at, finished_at, lease_until`
 
 func scanRun(r interface{ Scan(...any) error }) (*Run, error) {
 	var run Run
 	var result []byte
 	var started, finished, lease sql.NullTime
-	if err := r.Scan(&run.ID, &run.PipelineID, &run.Version, &run.Status, &run.FullRefresh, &run.Error, &result,
+	if err := r.Scan(&run.ID, &run.PipelineID, &run.Version, &run.Status, &run.FullRefresh, &run.Trigger, &run.Error, &result,
 		&run.Attempts, &run.CreatedAt, &started, &finished, &lease); err != nil {
 		return nil, err
 	}
@@ -320,16 +320,20 @@ func timePtr(t sql.NullTime) *time.Time {
 	return &u
 }
 
-func (s *sqlStore) CreateRun(ctx context.Context, pipelineID string, fullRefresh bool) (*Run, error) {
+func (s *sqlStore) CreateRun(ctx context.Context, req NewRun) (*Run, error) {
+	pipelineID := req.PipelineID
+	if req.Trigger == "" {
+		req.Trigger = TriggerManual
+	}
 	var run *Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var version int
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT version FROM pipelines WHERE id = ?`), pipelineID).Scan(&version); err != nil {
 			return notFound(err, "pipeline "+pipelineID)
 		}
-		run = &Run{ID: uuid.NewString(), PipelineID: pipelineID, Version: version, Status: Queued, FullRefresh: fullRefresh, CreatedAt: now()}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, pipeline_id, version, status, full_refresh, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			run.ID, run.PipelineID, run.Version, run.Status, run.FullRefresh, run.CreatedAt)
+		run = &Run{ID: uuid.NewString(), PipelineID: pipelineID, Version: version, Status: Queued, FullRefresh: req.FullRefresh, Trigger: req.Trigger, CreatedAt: now()}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, pipeline_id, version, status, full_refresh, triggered_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			run.ID, run.PipelineID, run.Version, run.Status, run.FullRefresh, run.Trigger, run.CreatedAt)
 		return err
 	})
 	return run, err

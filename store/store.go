@@ -7,7 +7,16 @@ import (
 )
 
 // Store is what the API and the workers need from the metadata store.
+// Each concept beyond connections, pipelines and runs has its own
+// interface, file and migration.
 type Store interface {
+	ScheduleStore
+	QuarantineStore
+	VersionStore
+	OpsStore
+	AlertStore
+	AttemptStore
+
 	CreateConnection(ctx context.Context, c *Connection) error
 	// UpdateConnection replaces the connector and config of the connection
 	// with c.ID.
@@ -29,7 +38,7 @@ type Store interface {
 	SetPipelineEnabled(ctx context.Context, id string, enabled bool) error
 
 	// CreateRun records a queued run of the pipeline's current version.
-	CreateRun(ctx context.Context, pipelineID string, fullRefresh bool) (*Run, error)
+	CreateRun(ctx context.Context, req NewRun) (*Run, error)
 	Run(ctx context.Context, id string) (*Run, error)
 	// Runs lists runs, newest first; of one pipeline when pipelineID is set.
 	Runs(ctx context.Context, pipelineID string, page Page) ([]Run, error)
@@ -122,6 +131,25 @@ const (
 	Cancelled RunStatus = "cancelled"
 )
 
+// Trigger says what started a run.
+type Trigger string
+
+// Run triggers.
+const (
+	TriggerManual     Trigger = "manual"
+	TriggerSchedule   Trigger = "schedule"
+	TriggerDependency Trigger = "dependency"
+	TriggerReplay     Trigger = "replay"
+)
+
+// NewRun asks for a queued run of a pipeline's current version.
+type NewRun struct {
+	PipelineID  string
+	FullRefresh bool
+	// Trigger is TriggerManual when empty.
+	Trigger Trigger
+}
+
 // Done reports whether the status is final.
 func (s RunStatus) Done() bool { return s == Succeeded || s == Failed || s == Cancelled }
 
@@ -133,6 +161,7 @@ type Run struct {
 	Version     int             `json:"version"`
 	Status      RunStatus       `json:"status"`
 	FullRefresh bool            `json:"full_refresh"`
+	Trigger     Trigger         `json:"trigger"`
 	Error       string          `json:"error,omitempty"`
 	Result      json.RawMessage `json:"result,omitempty"`
 	Attempts    int             `json:"attempts"`

@@ -152,14 +152,14 @@ func TestRunLifecycle(t *testing.T) {
 		if err := s.CreatePipeline(ctx, p, json.RawMessage(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateRun(ctx, "nope", false); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.CreateRun(ctx, store.NewRun{PipelineID: "nope"}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("run of missing pipeline: %v", err)
 		}
-		a, err := s.CreateRun(ctx, p.ID, false)
+		a, err := s.CreateRun(ctx, store.NewRun{PipelineID: p.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.CreateRun(ctx, p.ID, true)
+		b, err := s.CreateRun(ctx, store.NewRun{PipelineID: p.ID, FullRefresh: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestClaimIsExclusive(t *testing.T) {
 		const n = 8
 		ids := make([]string, n)
 		for i := range ids {
-			r, err := s.CreateRun(ctx, p.ID, false)
+			r, err := s.CreateRun(ctx, store.NewRun{PipelineID: p.ID})
 			if err != nil {
 				t.Fatal(err)
 			}

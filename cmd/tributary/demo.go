@@ -65,7 +65,7 @@ func setupDemo(ctx context.Context, st store.Store, q *jobs.Queue, dataDir strin
 	if err := st.CreatePipeline(ctx, p, doc); err != nil {
 		return "", err
 	}
-	run, err := st.CreateRun(ctx, p.ID, false)
+	run, err := st.CreateRun(ctx, store.NewRun{PipelineID: p.ID})
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,6 @@
+package store
+
+// AlertStore keeps notification channels, alert rules and deliveries.
+type AlertStore interface{}
+
+var alertMigration = migration{}

@@ -1,0 +1,6 @@
+package store
+
+// QuarantineStore keeps quarantined rows kept per run for browsing, download and replay.
+type QuarantineStore interface{}
+
+var quarantineMigration = migration{}
