@@ -82,6 +82,15 @@ type Options struct {
 	// Profile turns column profiling of written rows off when false; it is
 	// on by default. The benchmark uses it to measure what profiling costs.
 	Profile *bool `json:"profile,omitempty" yaml:"profile,omitempty"`
+	// Retries is how many times a served run that failed is tried again,
+	// each attempt resuming from the last checkpoint.
+	Retries int `json:"retries,omitempty" yaml:"retries,omitempty"`
+	// RetryBackoff is the wait before the first retry, as a Go duration;
+	// it doubles for each further retry (capped, with jitter).
+	RetryBackoff string `json:"retry_backoff,omitempty" yaml:"retry_backoff,omitempty"`
+	// Timeout fails an attempt of a served run that takes longer, as a Go
+	// duration.
+	Timeout string `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 }
 
 // Step is one transform step: a one-key map whose key is the step name and

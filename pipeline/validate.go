@@ -80,6 +80,14 @@ func (s *Spec) Validate() error {
 			add("options.commit_interval", "must be a positive duration such as \"5s\"")
 		}
 	}
+	if o.Retries < 0 {
+		add("options.retries", "must be 0 or more")
+	}
+	for _, d := range []struct{ key, value string }{{"retry_backoff", o.RetryBackoff}, {"timeout", o.Timeout}} {
+		if v, err := time.ParseDuration(d.value); d.value != "" && (err != nil || v <= 0) {
+			add("options."+d.key, "must be a positive duration such as \"30s\"")
+		}
+	}
 	for i, d := range s.DependsOn {
 		if strings.TrimSpace(d) == "" {
 			add(fmt.Sprintf("depends_on[%d]", i), "must name a pipeline")
