@@ -184,24 +184,7 @@ func scanPipe(r interface{ Scan(...any) error }) (*Pipeline, error) {
 }
 
 func (s *sqlStore) CreatePipeline(ctx context.Context, p *Pipeline, spec json.RawMessage) error {
-	p.ID = uuid.NewString()
-	p.Version = 1
-	p.Enabled = true
-	p.CreatedAt = now()
-	p.UpdatedAt = p.CreatedAt
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO pipelines (`+pipeCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
-			p.ID, p.Name, p.Version, p.Enabled, p.CreatedAt, p.UpdatedAt); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO pipeline_versions (pipeline_id, version, spec, created_at) VALUES (?, ?, ?, ?)`),
-			p.ID, p.Version, string(spec), p.CreatedAt)
-		return err
-	})
-	if isUnique(err) {
-		return fmt.Errorf("pipeline %q: %w", p.Name, ErrConflict)
-	}
-	return err
+	return s.CreatePipelineBy(ctx, p, spec, "")
 }
 
 func (s *sqlStore) AddPipelineVersion(ctx context.Context, id, name string, spec json.RawMessage) (int, error) {
@@ -253,7 +236,7 @@ func (s *sqlStore) Pipelines(ctx context.Context, page Page) ([]Pipeline, error)
 func scanVersion(r interface{ Scan(...any) error }) (*PipelineVersion, error) {
 	var v PipelineVersion
 	var spec []byte
-	if err := r.Scan(&v.PipelineID, &v.Version, &spec, &v.CreatedAt); err != nil {
+	if err := r.Scan(&v.PipelineID, &v.Version, &spec, &v.CreatedAt, &v.Author); err != nil {
 		return nil, err
 	}
 	v.Spec = json.RawMessage(spec)
@@ -262,7 +245,7 @@ func scanVersion(r interface{ Scan(...any) error }) (*PipelineVersion, error) {
 }
 
 func (s *sqlStore) PipelineVersion(ctx context.Context, id string, version int) (*PipelineVersion, error) {
-	v, err := scanVersion(s.db.QueryRowContext(ctx, s.q(`SELECT pipeline_id, version, spec, created_at FROM pipeline_versions WHERE pipeline_id = ? AND version = ?`), id, version))
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.q(`SELECT pipeline_id, version, spec, created_at, author FROM pipeline_versions WHERE pipeline_id = ? AND version = ?`), id, version))
 	return v, notFound(err, fmt.Sprintf("pipeline %s version %d", id, version))
 }
 
@@ -271,7 +254,7 @@ func (s *sqlStore) PipelineVersions(ctx context.Context, id string, page Page) (
 		return nil, err
 	}
 	page = page.norm()
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pipeline_id, version, spec, created_at FROM pipeline_versions WHERE pipeline_id = ? ORDER BY version DESC LIMIT ? OFFSET ?`), id, page.Limit, page.Offset)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pipeline_id, version, spec, created_at, author FROM pipeline_versions WHERE pipeline_id = ? ORDER BY version DESC LIMIT ? OFFSET ?`), id, page.Limit, page.Offset)
 	if err != nil {
 		return nil, err
 	}
@@ -344,15 +327,13 @@ func (s *sqlStore) Run(ctx context.Context, id string) (*Run, error) {
 	return r, notFound(err, "run "+id)
 }
 
-func (s *sqlStore) Runs(ctx context.Context, pipelineID string, page Page) ([]Run, error) {
+func (s *sqlStore) Runs(ctx context.Context, f RunFilter, page Page) ([]Run, error) {
 	page = page.norm()
-	var rows *sql.Rows
-	var err error
-	if pipelineID == "" {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs ORDER BY created_at DESC, id LIMIT ? OFFSET ?`), page.Limit, page.Offset)
-	} else {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE pipeline_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?`), pipelineID, page.Limit, page.Offset)
+	where, args, order, err := s.runQuery(f)
+	if err != nil {
+		return nil, err
 	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs`+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`), append(args, page.Limit, page.Offset)...)
 	if err != nil {
 		return nil, err
 	}

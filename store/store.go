@@ -40,8 +40,9 @@ type Store interface {
 	// CreateRun records a queued run of the pipeline's current version.
 	CreateRun(ctx context.Context, req NewRun) (*Run, error)
 	Run(ctx context.Context, id string) (*Run, error)
-	// Runs lists runs, newest first; of one pipeline when pipelineID is set.
-	Runs(ctx context.Context, pipelineID string, page Page) ([]Run, error)
+	// Runs lists the runs matching f, newest first unless f.Sort says
+	// otherwise.
+	Runs(ctx context.Context, f RunFilter, page Page) ([]Run, error)
 	// ClaimRun marks a queued run (or a running one whose lease expired)
 	// running under a lease until leaseUntil. It returns [ErrBusy] while
 	// another run of the same pipeline holds a live lease, so a pipeline
@@ -117,6 +118,8 @@ type PipelineVersion struct {
 	Version    int             `json:"version"`
 	Spec       json.RawMessage `json:"spec"`
 	CreatedAt  time.Time       `json:"created_at"`
+	// Author is who saved the version; empty for anonymous saves.
+	Author string `json:"author"`
 }
 
 // RunStatus is where a run is in its life.
