@@ -9,6 +9,7 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesource"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // StreamConfig holds the settings of one stream; every field left empty
@@ -33,6 +34,8 @@ type NamedStream struct {
 // Config configures the csv source.
 type Config struct {
 	StreamConfig
+	// Options hold the credentials of s3://, sftp:// and https:// paths.
+	location.Options
 	Streams []NamedStream `json:"streams,omitempty" jsonschema:"description=One stream per pattern; without it the top-level path is one stream named after its files"`
 }
 
@@ -59,7 +62,7 @@ func New(_ context.Context, raw json.RawMessage) (connector.Source, error) {
 			return nil, err
 		}
 		return &format{settings: st, overrides: s.Schema}, nil
-	}), nil
+	}).WithLocations(cfg.Options), nil
 }
 
 // PathPattern is the glob of the stream's files.

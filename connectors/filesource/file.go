@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // BufferSize is the read buffer of an opened file: large enough that a
@@ -17,53 +19,62 @@ import (
 const BufferSize = 1 << 20
 
 // File identifies one file of a stream as it was when the pattern was
-// expanded. Size and modification time tell an unchanged file from a
-// rewritten one between runs.
+// expanded. Size, modification time and, where the store keeps one, the
+// ETag tell an unchanged file from a rewritten one between runs.
 type File struct {
+	// Path is the local path or the URL (s3://, sftp://, https://).
 	Path    string `json:"path"`
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime"` // Unix nanoseconds
+	ETag    string `json:"etag,omitempty"`
+
+	fs  location.FS // nil: a local file
+	key string      // the path inside fs
 }
 
 // Same reports whether f and o are the same file with the same contents,
-// as far as size and modification time tell.
-func (f File) Same(o File) bool { return f == o }
+// as far as size, modification time and ETag tell.
+func (f File) Same(o File) bool {
+	return f.Path == o.Path && f.Size == o.Size && f.ModTime == o.ModTime && f.ETag == o.ETag
+}
 
 // Gzip reports whether the file is read through gzip.
-func (f File) Gzip() bool { return strings.HasSuffix(strings.ToLower(f.Path), ".gz") }
+func (f File) Gzip() bool {
+	return strings.HasSuffix(strings.ToLower(location.PathOf(f.Path)), ".gz")
+}
 
-// Expand returns the regular files matching pattern, sorted by path so every
-// run reads them in the same order. A pattern without glob characters names
-// one file, which must exist.
+// Expand returns the regular local files matching pattern; see [ExpandIn].
 func Expand(pattern string) ([]File, error) {
+	return ExpandIn(context.Background(), nil, pattern)
+}
+
+// ExpandIn returns the regular files matching pattern, a local path or a
+// URL resolved by r, sorted by path so every run reads them in the same
+// order. A pattern without glob characters names one file, which must
+// exist. Globs work on local directories, S3 prefixes and SFTP
+// directories; an https:// URL always names one file.
+func ExpandIn(ctx context.Context, r *location.Resolver, pattern string) ([]File, error) {
 	if pattern == "" {
 		return nil, fmt.Errorf("no path configured")
 	}
-	matches, err := filepath.Glob(pattern)
+	fsys, p, err := r.Resolve(ctx, pattern)
 	if err != nil {
-		return nil, fmt.Errorf("path %q: %w", pattern, err)
+		return nil, err
 	}
-	if len(matches) == 0 && !hasMeta(pattern) {
-		if _, err := os.Stat(pattern); err != nil {
-			return nil, fmt.Errorf("path %q: %w", pattern, err)
-		}
+	infos, err := fsys.Glob(ctx, p)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(matches)
-	files := make([]File, 0, len(matches))
-	for _, m := range matches {
-		fi, err := os.Stat(m)
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", m, err)
+	files := make([]File, 0, len(infos))
+	for _, in := range infos {
+		f := File{Path: fsys.URL(in.Path), Size: in.Size, ModTime: in.ModTime.UnixNano(), ETag: in.ETag}
+		if fsys != location.Local {
+			f.fs, f.key = fsys, in.Path
 		}
-		if !fi.Mode().IsRegular() {
-			continue
-		}
-		files = append(files, File{Path: m, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()})
+		files = append(files, f)
 	}
 	return files, nil
 }
-
-func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
 // Reader reads the decompressed bytes of a file from a position.
 type Reader struct {
@@ -92,9 +103,13 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // gzip files are decompressed up to offset, which is the price of resuming
 // inside a compressed file.
 func Open(f File, offset int64) (*Reader, error) {
-	fh, err := os.Open(f.Path)
+	seek := offset
+	if f.Gzip() {
+		seek = 0
+	}
+	fh, err := f.open(seek)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", f.Path, err)
+		return nil, err
 	}
 	r := &Reader{closers: []io.Closer{fh}}
 	var src io.Reader = fh
@@ -106,11 +121,6 @@ func Open(f File, offset int64) (*Reader, error) {
 		}
 		r.closers = append(r.closers, zr)
 		src = zr
-	} else if offset > 0 {
-		if _, err := fh.Seek(offset, io.SeekStart); err != nil {
-			fh.Close()
-			return nil, fmt.Errorf("seek %s: %w", f.Path, err)
-		}
 	}
 	r.Reader = bufio.NewReaderSize(src, BufferSize)
 	switch {
@@ -127,6 +137,40 @@ func Open(f File, offset int64) (*Reader, error) {
 			r.Discard(3)
 			r.Offset = 3
 		}
+	}
+	return r, nil
+}
+
+// open opens the raw bytes of f from offset: a seek for local and SFTP
+// files, a ranged request for S3 and HTTPS, guarded by the ETag so that a
+// file rewritten since it was listed fails instead of mixing versions.
+func (f File) open(offset int64) (io.ReadCloser, error) {
+	if f.fs == nil {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", f.Path, err)
+		}
+		if offset > 0 {
+			if _, err := fh.Seek(offset, io.SeekStart); err != nil {
+				fh.Close()
+				return nil, fmt.Errorf("seek %s: %w", f.Path, err)
+			}
+		}
+		return fh, nil
+	}
+	return f.fs.Open(context.Background(), f.key, offset, f.ETag)
+}
+
+// OpenAt gives random access to the raw bytes of f, for formats that read
+// a footer first. Over HTTPS the file is downloaded into memory.
+func OpenAt(f File) (location.ReaderAt, error) {
+	fsys, key := f.fs, f.key
+	if fsys == nil {
+		fsys, key = location.Local, f.Path
+	}
+	r, err := fsys.OpenReaderAt(context.Background(), key)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", f.Path, err)
 	}
 	return r, nil
 }
@@ -150,7 +194,7 @@ func ReadAll(f File) ([]byte, error) {
 // without extensions, digits and glob characters ("./data/people*.csv.gz"
 // gives "people"), or fallback when nothing is left.
 func StreamName(pattern, fallback string) string {
-	base := filepath.Base(pattern)
+	base := filepath.Base(location.PathOf(pattern))
 	for {
 		ext := filepath.Ext(base)
 		if ext == "" || ext == base || strings.ContainsAny(ext, "*?[") {

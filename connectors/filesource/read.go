@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // DefaultBatchSize is used when a read request does not set one.
@@ -61,6 +62,15 @@ type Source struct {
 	// Stream resolves the pattern and format of a stream from the
 	// connector config and the stream's own settings.
 	Stream func(s connector.Stream) (string, Format, error)
+	// Locations resolves s3://, sftp:// and https:// patterns; nil reads
+	// local files only.
+	Locations *location.Resolver
+}
+
+// WithLocations lets the source read remote patterns with opts.
+func (s *Source) WithLocations(opts location.Options) *Source {
+	s.Locations = location.NewResolver(opts)
+	return s
 }
 
 // Pattern is one configured stream: a name and a path pattern.
@@ -74,7 +84,7 @@ var _ connector.Source = (*Source)(nil)
 // Check verifies every configured pattern matches at least one file.
 func (s *Source) Check(ctx context.Context) error {
 	for _, p := range s.Patterns {
-		files, err := Expand(p.Path)
+		files, err := ExpandIn(ctx, s.Locations, p.Path)
 		if err != nil {
 			return err
 		}
@@ -94,7 +104,7 @@ func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stream %q: %w", p.Stream, err)
 		}
-		files, err := Expand(pattern)
+		files, err := ExpandIn(ctx, s.Locations, pattern)
 		if err != nil {
 			return nil, fmt.Errorf("stream %q: %w", p.Stream, err)
 		}
@@ -132,7 +142,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 			return fmt.Errorf("stream %q: %w", st.Name, err)
 		}
 		r := &streamReader{
-			stream: st, format: f, emit: emit, state: state,
+			stream: st, format: f, emit: emit, state: state, locations: s.Locations,
 			batchSize: req.BatchSize, limit: int64(req.Limit),
 		}
 		if err := r.run(ctx, pattern); err != nil {
@@ -142,8 +152,9 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 	return nil
 }
 
-// Close releases nothing: files are closed as each is read.
-func (s *Source) Close() error { return nil }
+// Close closes the clients of remote locations; local files are closed
+// as each is read.
+func (s *Source) Close() error { return s.Locations.Close() }
 
 // streamReader runs the read of one stream.
 type streamReader struct {
@@ -154,6 +165,7 @@ type streamReader struct {
 	batchSize int
 	limit     int64
 	emitted   int64
+	locations *location.Resolver
 
 	done    []File
 	maxVal  any
@@ -167,7 +179,7 @@ func (r *streamReader) run(ctx context.Context, pattern string) error {
 	if r.batchSize <= 0 {
 		r.batchSize = DefaultBatchSize
 	}
-	files, err := Expand(pattern)
+	files, err := ExpandIn(ctx, r.locations, pattern)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesource"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // StreamConfig holds the settings of one stream; every field left empty
@@ -31,6 +32,8 @@ type NamedStream struct {
 // Config configures the jsonl source.
 type Config struct {
 	StreamConfig
+	// Options hold the credentials of s3://, sftp:// and https:// paths.
+	location.Options
 	Streams []NamedStream `json:"streams,omitempty" jsonschema:"description=One stream per pattern; without it the top-level path is one stream named after its files"`
 }
 
@@ -53,7 +56,7 @@ func New(_ context.Context, raw json.RawMessage) (connector.Source, error) {
 			sc.SampleRows = 1000
 		}
 		return &format{sampleRows: sc.SampleRows, overrides: s.Schema}, nil
-	}), nil
+	}).WithLocations(cfg.Options), nil
 }
 
 // PathPattern is the glob of the stream's files.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"time"
 	"unicode/utf8"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesource"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // StreamConfig holds the settings of one stream; every field left empty
@@ -38,6 +38,8 @@ type NamedStream struct {
 // Config configures the parquet source.
 type Config struct {
 	StreamConfig
+	// Options hold the credentials of s3://, sftp:// and https:// paths.
+	location.Options
 	Streams []NamedStream `json:"streams,omitempty" jsonschema:"description=One stream per pattern; without it the top-level path is one stream named after its files"`
 }
 
@@ -57,7 +59,7 @@ func New(_ context.Context, raw json.RawMessage) (connector.Source, error) {
 	}
 	return filesource.NewSource("parquet", cfg.StreamConfig, named, func(_ StreamConfig, s connector.Stream) (filesource.Format, error) {
 		return &pqSource{overrides: s.Schema}, nil
-	}), nil
+	}).WithLocations(cfg.Options), nil
 }
 
 // PathPattern is the glob of the stream's files.
@@ -107,16 +109,11 @@ func openParquet(f filesource.File) (*pq.File, io.Closer, error) {
 		}
 		ra, size = bytes.NewReader(data), int64(len(data))
 	} else {
-		fh, err := os.Open(f.Path)
+		fh, err := filesource.OpenAt(f)
 		if err != nil {
 			return nil, nil, err
 		}
-		fi, err := fh.Stat()
-		if err != nil {
-			fh.Close()
-			return nil, nil, err
-		}
-		ra, size, closer = fh, fi.Size(), fh
+		ra, size, closer = fh, fh.Size(), fh
 	}
 	file, err := pq.OpenFile(ra, size, pq.SkipBloomFilters(true))
 	if err != nil {
