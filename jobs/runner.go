@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-data/tributary/engine"
@@ -28,11 +30,22 @@ type Runner struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	// Lease is how long a claim lasts between renewals (every third of
-	// it); DefaultLease when zero.
+	// it); DefaultLease when zero. A run whose worker did not renew its
+	// lease for this long is rescued: queued again to resume elsewhere.
 	Lease time.Duration
+	// CancelPoll is how often a running run's status is checked, so a
+	// cancel stops it promptly; DefaultCancelPoll when zero.
+	CancelPoll time.Duration
+	// Worker names this process in attempts and logs; host:pid when empty.
+	Worker string
 	// Observers hear of every run that ended, after its outcome is stored.
 	Observers []RunObserver
+
+	inFlight atomic.Int64
 }
+
+// InFlight is how many runs Execute is executing now.
+func (r *Runner) InFlight() int { return int(r.inFlight.Load()) }
 
 // RunObserver hears of runs that ended (alerts, for one).
 type RunObserver interface {
@@ -63,30 +76,66 @@ func (r *Runner) logger() *slog.Logger {
 	return r.Logger
 }
 
-// errCancelled ends the execution of a run someone cancelled.
-var errCancelled = errors.New("run cancelled")
+// Errors that end the execution of a run from outside the engine.
+var (
+	errCancelled = errors.New("run cancelled")
+	errLeaseLost = errors.New("lease lost to another worker")
+)
+
+// timeoutError ends an attempt that ran longer than options.timeout.
+type timeoutError struct{ after string }
+
+func (e timeoutError) Error() string { return "timed out after " + e.after }
+
+// RetryError asks for the run's next attempt after Delay: an attempt
+// failed and the pipeline's options.retries allow another.
+type RetryError struct {
+	Delay time.Duration
+	Cause string
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("attempt failed (%s); next attempt in %s", e.Cause, e.Delay)
+}
 
 // Execute claims the run, executes its pipeline version and records the
 // outcome. It returns [store.ErrBusy] while another run of the pipeline
-// holds a live lease, and the context's error when the context ended
-// before the run did (the run is queued again, to resume from its last
-// checkpoint). A run that fails is recorded as failed and is not an error.
+// holds a live lease, a [*RetryError] when a failed attempt is to be
+// retried, and the context's error when the context ended before the run
+// did (the run is queued again, to resume from its last checkpoint). A run
+// that fails for good is recorded as failed and is not an error.
 func (r *Runner) Execute(ctx context.Context, runID string) error {
-	lease := r.Lease
-	if lease <= 0 {
-		lease = DefaultLease
-	}
+	r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	lease := r.lease()
 	log := r.logger()
-	run, err := r.Store.ClaimRun(ctx, runID, time.Now().Add(lease))
+	worker := r.worker()
+	run, prev, err := r.Store.ClaimAttempt(ctx, runID, worker, time.Now().Add(lease))
 	switch {
 	case errors.Is(err, store.ErrRunDone), errors.Is(err, store.ErrNotFound):
 		log.Info("run needs no work", "run_id", runID, "reason", err)
 		return nil
+	case errors.Is(err, store.ErrLeaseHeld):
+		// A duplicate job (River rescued a long job by elapsed time): the
+		// live holder finishes the run, and if it dies the lease sweep
+		// queues the run again.
+		log.Info("run held by a live worker; job ends", "run_id", runID)
+		return nil
 	case err != nil:
 		return err
 	}
+	attempt := run.Attempts
 	rlog := slog.New(slog.NewMultiHandler(log.Handler(), &runLogHandler{store: r.Store, runID: runID, level: slog.LevelInfo}))
-	rlog.Info("run claimed", "attempt", run.Attempts)
+	switch {
+	case prev == nil:
+		rlog.Info(fmt.Sprintf("attempt %d started by %s", attempt, worker))
+	case prev.Outcome == store.AttemptLost:
+		rlog.Warn(fmt.Sprintf("worker %s lost; resumed from checkpoint by %s (attempt %d)", orUnknown(prev.Worker), worker, attempt))
+	case prev.Outcome == store.AttemptStopped:
+		rlog.Info(fmt.Sprintf("worker %s stopped; resumed from checkpoint by %s (attempt %d)", orUnknown(prev.Worker), worker, attempt))
+	default:
+		rlog.Info(fmt.Sprintf("attempt %d started by %s after attempt %d %s", attempt, worker, prev.Attempt, prev.Outcome))
+	}
 
 	pl, err := r.Store.Pipeline(ctx, run.PipelineID)
 	if err != nil {
@@ -105,66 +154,200 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 	if err != nil {
 		return r.fail(ctx, run, pl.Name, err)
 	}
+	opts := runOptionsOf(spec)
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	renewed := make(chan struct{})
+	if opts.timeout > 0 {
+		t := time.AfterFunc(opts.timeout, func() { cancel(timeoutError{spec.Options.Timeout}) })
+		defer t.Stop()
+	}
+	watched := make(chan struct{})
 	go func() {
-		defer close(renewed)
-		r.renew(runCtx, run.ID, lease, er, cancel, log)
+		defer close(watched)
+		r.watch(runCtx, run.ID, attempt, lease, er, cancel, log)
 	}()
 	res, runErr := er.Execute(runCtx)
+	cause := context.Cause(runCtx)
 	cancel(nil)
-	<-renewed
+	<-watched
 
-	if ctx.Err() != nil {
-		// The worker is stopping, not the run failing: queue it again so
-		// the job's retry resumes it from its last checkpoint.
-		rlog.Warn("worker stopped during the run; queued again", "error", runErr)
-		if err := r.Store.RequeueRun(context.WithoutCancel(ctx), run.ID); err != nil {
-			log.Error("requeue run", "run_id", run.ID, "error", err)
-		}
-		return ctx.Err()
-	}
-	status := store.RunStatus(res.Status)
-	if errors.Is(context.Cause(runCtx), errCancelled) {
-		status = store.Cancelled
-	}
 	body, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
-	if err := r.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, res.Error, body); err != nil {
+	end := func(e store.AttemptEnd) error {
+		err := r.Store.EndAttempt(context.WithoutCancel(ctx), run.ID, attempt, e)
+		if errors.Is(err, store.ErrLeaseLost) {
+			rlog.Warn("lease lost to another worker; this attempt's outcome is not recorded", "attempt", attempt)
+			return nil
+		}
+		return err
+	}
+	switch {
+	case ctx.Err() != nil:
+		// The worker is stopping, not the run failing: queue it again so
+		// the job's retry resumes it from its last checkpoint.
+		rlog.Warn(fmt.Sprintf("worker %s stopping during attempt %d; run queued again", worker, attempt), "error", runErr)
+		if err := end(store.AttemptEnd{Outcome: store.AttemptStopped, Status: store.Queued, Result: body}); err != nil {
+			log.Error("requeue run", "run_id", run.ID, "error", err)
+		}
+		return ctx.Err()
+	case errors.Is(cause, errLeaseLost):
+		rlog.Warn(fmt.Sprintf("worker %s lost the run's lease; attempt %d stopped", worker, attempt))
+		return nil
+	}
+	status := store.RunStatus(res.Status)
+	var te timeoutError
+	switch {
+	case errors.Is(cause, errCancelled):
+		status = store.Cancelled
+	case errors.As(cause, &te):
+		status, res.Status, res.Error = store.Failed, engine.Failed, te.Error()
+		if body, err = json.Marshal(res); err != nil {
+			return fmt.Errorf("encode result: %w", err)
+		}
+	}
+	if status == store.Failed && opts.retries > 0 {
+		failures, err := r.failures(ctx, run.ID)
+		if err != nil {
+			log.Warn("count failed attempts", "run_id", run.ID, "error", err)
+		} else if failures < opts.retries {
+			delay := Backoff(opts.backoff, failures+1)
+			at := time.Now().Add(delay)
+			if err := end(store.AttemptEnd{Outcome: store.AttemptFailed, Status: store.Queued, Error: res.Error, Result: body, RetryAt: &at}); err != nil {
+				return fmt.Errorf("record failed attempt: %w", err)
+			}
+			rlog.Warn(fmt.Sprintf("attempt %d failed: %s; retry %d of %d at %s (in %s)", attempt, res.Error, failures+1, opts.retries,
+				at.UTC().Format(time.RFC3339), delay.Round(time.Millisecond)))
+			return &RetryError{Delay: delay, Cause: res.Error}
+		}
+	}
+	outcome := store.Outcome(status)
+	if err := end(store.AttemptEnd{Outcome: outcome, Status: status, Error: res.Error, Result: body}); err != nil {
 		return fmt.Errorf("record run result: %w", err)
 	}
 	r.observe(pl.Name, status, res)
-	rlog.Info("run finished", "status", status, "error", res.Error)
+	rlog.Info("run finished", "status", status, "error", res.Error, "attempt", attempt)
 	r.notify(ctx, run.ID)
 	return nil
 }
 
-// renew extends the lease and records progress until ctx ends. A renewal
-// that finds the run no longer running (cancelled through the API)
-// cancels the execution.
-func (r *Runner) renew(ctx context.Context, runID string, lease time.Duration, er *engine.Run, cancel context.CancelCauseFunc, log *slog.Logger) {
-	t := time.NewTicker(lease / 3)
+// failures counts the run's failed attempts before this one.
+func (r *Runner) failures(ctx context.Context, runID string) (int, error) {
+	as, err := r.Store.Attempts(ctx, runID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range as {
+		if a.Outcome == store.AttemptFailed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// watch asks the store every CancelPoll whether the run was cancelled or
+// taken over, and renews the lease with the progress every third of it.
+// A worker that could not renew its lease in time stops the attempt: by
+// then another worker may have taken the run over.
+func (r *Runner) watch(ctx context.Context, runID string, attempt int, lease time.Duration, er *engine.Run, cancel context.CancelCauseFunc, log *slog.Logger) {
+	poll := r.CancelPoll
+	if poll <= 0 {
+		poll = DefaultCancelPoll
+	}
+	renewEvery := lease / 3
+	poll = min(poll, renewEvery)
+	t := time.NewTicker(poll)
 	defer t.Stop()
+	renewed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		progress, _ := json.Marshal(map[string]any{"streams": er.Progress()})
-		err := r.Store.RenewRun(ctx, runID, time.Now().Add(lease), progress)
+		if time.Since(renewed) >= renewEvery {
+			progress, _ := json.Marshal(map[string]any{"streams": er.Progress()})
+			at := time.Now()
+			status, err := r.Store.RenewAttempt(ctx, runID, attempt, at.Add(lease), progress)
+			switch {
+			case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrNotFound):
+				cancel(errLeaseLost)
+				return
+			case err == nil && status == store.Cancelled:
+				cancel(errCancelled)
+				return
+			case err == nil:
+				renewed = at
+				continue
+			case ctx.Err() == nil:
+				log.Warn("renew run lease", "run_id", runID, "error", err)
+			}
+			if time.Since(renewed) >= lease {
+				cancel(errLeaseLost)
+				return
+			}
+			continue
+		}
+		status, n, err := r.Store.RunState(ctx, runID)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			// The renewal reports a store that stays unreachable.
+		case status == store.Cancelled && n == attempt:
 			cancel(errCancelled)
 			return
-		case err != nil && ctx.Err() == nil:
-			log.Warn("renew run lease", "run_id", runID, "error", err)
+		case status != store.Running || n != attempt:
+			cancel(errLeaseLost)
+			return
 		}
 	}
+}
+
+// Rescue queues again the runs whose worker stopped renewing their lease
+// and enqueues a job for each, which resumes the run from its last
+// checkpoint.
+func (r *Runner) Rescue(ctx context.Context, enqueue func(ctx context.Context, runID string) error) {
+	lost, err := r.Store.RescueRuns(ctx, time.Now())
+	if err != nil && ctx.Err() == nil {
+		r.logger().Warn("rescue runs", "error", err)
+	}
+	for _, a := range lost {
+		msg := fmt.Sprintf("worker %s lost: no lease renewal for %s during attempt %d; run queued again by %s to resume from its last checkpoint",
+			orUnknown(a.Worker), r.lease(), a.Attempt, r.worker())
+		r.logger().Warn(msg, "run_id", a.RunID)
+		_ = r.Store.AddRunLog(context.WithoutCancel(ctx), a.RunID, slog.LevelWarn.String(), msg)
+		if err := enqueue(ctx, a.RunID); err != nil {
+			// River's rescue of the dead worker's job still finds the run.
+			r.logger().Error("enqueue rescued run", "run_id", a.RunID, "error", err)
+		}
+	}
+}
+
+func orUnknown(worker string) string {
+	if worker == "" {
+		return "(unknown)"
+	}
+	return worker
+}
+
+func (r *Runner) lease() time.Duration {
+	if r.Lease <= 0 {
+		return DefaultLease
+	}
+	return r.Lease
+}
+
+func (r *Runner) worker() string {
+	if r.Worker != "" {
+		return r.Worker
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // loadSpec parses the run's pipeline version and replaces stored
@@ -216,9 +399,14 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 	return nil
 }
 
+// fail records a run that could not start (its pipeline, spec or
+// connections did not resolve): retrying would not help.
 func (r *Runner) fail(ctx context.Context, run *store.Run, name string, cause error) error {
 	ctx = context.WithoutCancel(ctx)
-	if err := r.Store.FinishRun(ctx, run.ID, store.Failed, cause.Error(), nil); err != nil {
+	err := r.Store.EndAttempt(ctx, run.ID, run.Attempts, store.AttemptEnd{Outcome: store.AttemptFailed, Status: store.Failed, Error: cause.Error()})
+	if errors.Is(err, store.ErrLeaseLost) {
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("record failed run: %w (run failed: %w)", err, cause)
 	}
 	_ = r.Store.AddRunLog(ctx, run.ID, "ERROR", cause.Error())
