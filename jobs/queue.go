@@ -44,8 +44,14 @@ func (w *runWorker) Timeout(*river.Job[RunPipelineArgs]) time.Duration { return 
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunPipelineArgs]) error {
 	err := w.runner.Execute(ctx, job.Args.RunID)
-	if errors.Is(err, store.ErrBusy) {
+	var retry *RetryError
+	switch {
+	case errors.Is(err, store.ErrBusy):
 		return river.JobSnooze(BusyRetry)
+	case errors.As(err, &retry):
+		// The run is queued with its next attempt's time; the job waits
+		// for it (a snooze is not one of River's attempts).
+		return river.JobSnooze(retry.Delay)
 	}
 	return err
 }
@@ -131,6 +137,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
+	sweep := &sweeper{}
 	q := &Queue{
 		insert: func(ctx context.Context, args RunPipelineArgs) error {
 			_, err := client.Insert(ctx, args, nil)
@@ -140,12 +147,20 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 			if opts.Workers == 0 {
 				return nil
 			}
-			return client.Start(ctx)
+			if err := client.Start(ctx); err != nil {
+				return err
+			}
+			sweep.start(ctx, runner, func(ctx context.Context, runID string) error {
+				_, err := client.Insert(ctx, RunPipelineArgs{RunID: runID}, nil)
+				return err
+			})
+			return nil
 		},
 		stop: func(ctx context.Context) error {
 			if opts.Workers == 0 {
 				return nil
 			}
+			sweep.stop()
 			// Running jobs are cancelled rather than awaited: their runs go
 			// back to the queue and resume from their last checkpoint.
 			return client.StopAndCancel(ctx)
@@ -172,3 +187,37 @@ func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
 
 // Close releases the queue's own database handle (SQLite).
 func (q *Queue) Close() error { return q.close() }
+
+// sweeper rescues, every third of the lease, the runs whose worker
+// stopped renewing their lease. Every worker process sweeps; the store
+// hands each lost run to one of them.
+type sweeper struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *sweeper) start(ctx context.Context, runner *Runner, enqueue func(ctx context.Context, runID string) error) {
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(runner.lease() / 3)
+		defer t.Stop()
+		for {
+			runner.Rescue(ctx, enqueue)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (s *sweeper) stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+}

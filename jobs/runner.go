@@ -145,11 +145,17 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 	if err != nil {
 		return r.fail(ctx, run, pl.Name, err)
 	}
+	replay, err := r.replaySource(ctx, run, spec, rlog)
+	if err != nil {
+		return r.fail(ctx, run, pl.Name, err)
+	}
 	er, err := engine.New(spec, engine.Options{
 		RunID:       run.ID,
 		StatePath:   filepath.Join(r.DataDir, "state", run.PipelineID+".json"),
 		FullRefresh: run.FullRefresh,
 		Logger:      rlog,
+		Quarantine:  r.keepQuarantined(run.ID),
+		Replay:      replay,
 	})
 	if err != nil {
 		return r.fail(ctx, run, pl.Name, err)
@@ -172,6 +178,7 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 	cancel(nil)
 	<-watched
 
+	r.detectAnomalies(ctx, run, res, rlog)
 	body, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)

@@ -350,48 +350,7 @@ func (s *sqlStore) Runs(ctx context.Context, f RunFilter, page Page) ([]Run, err
 }
 
 func (s *sqlStore) ClaimRun(ctx context.Context, id string, leaseUntil time.Time) (*Run, error) {
-	var run *Run
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		at := now()
-		var pipelineID string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT pipeline_id FROM runs WHERE id = ?`), id).Scan(&pipelineID); err != nil {
-			return notFound(err, "run "+id)
-		}
-		// Lock the pipeline's row (PostgreSQL) or the database (SQLite) so
-		// two workers cannot both see no live run and both start one.
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE pipelines SET updated_at = updated_at WHERE id = ?`), pipelineID); err != nil {
-			return err
-		}
-		r, err := scanRun(tx.QueryRowContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE id = ?`), id))
-		if err != nil {
-			return notFound(err, "run "+id)
-		}
-		if r.Status.Done() {
-			run = r
-			return ErrRunDone
-		}
-		if r.Status == Running && r.LeaseUntil != nil && r.LeaseUntil.After(at) {
-			return ErrBusy
-		}
-		var live int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM runs WHERE pipeline_id = ? AND id <> ? AND status = ? AND lease_until > ?`),
-			pipelineID, id, Running, at).Scan(&live); err != nil {
-			return err
-		}
-		if live > 0 {
-			return ErrBusy
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?), lease_until = ?, attempts = attempts + 1 WHERE id = ?`),
-			Running, at, leaseUntil.UTC(), id); err != nil {
-			return err
-		}
-		r.Status, r.Attempts, r.LeaseUntil = Running, r.Attempts+1, &leaseUntil
-		if r.StartedAt == nil {
-			r.StartedAt = &at
-		}
-		run = r
-		return nil
-	})
+	run, _, err := s.ClaimAttempt(ctx, id, "", leaseUntil)
 	return run, err
 }
 
