@@ -161,7 +161,7 @@ func (s *server) runs(api huma.API) {
 }
 
 func (s *server) listRuns(ctx context.Context, pipelineID string, p PageIn) (*runsOut, error) {
-	rs, err := s.store.Runs(ctx, pipelineID, p.page())
+	rs, err := s.store.Runs(ctx, store.RunFilter{PipelineID: pipelineID}, p.page())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

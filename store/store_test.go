@@ -223,11 +223,11 @@ func TestRunLifecycle(t *testing.T) {
 		if got, _ := s.Run(ctx, b.ID); got.Status != store.Cancelled || got.FinishedAt == nil {
 			t.Fatalf("cancelled run %+v", got)
 		}
-		runs, err := s.Runs(ctx, p.ID, store.Page{Limit: 1})
+		runs, err := s.Runs(ctx, store.RunFilter{PipelineID: p.ID}, store.Page{Limit: 1})
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("runs page %+v, %v", runs, err)
 		}
-		all, err := s.Runs(ctx, "", store.Page{})
+		all, err := s.Runs(ctx, store.RunFilter{}, store.Page{})
 		if err != nil || len(all) != 2 {
 			t.Fatalf("all runs %+v, %v", all, err)
 		}
