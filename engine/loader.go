@@ -22,11 +22,14 @@ type loader struct {
 
 // streamWriter is one stream's load in progress.
 type streamWriter struct {
-	name        string
-	w           connector.Writer // opened with the first batch
-	state       json.RawMessage  // newest checkpoint not yet committed
-	committed   json.RawMessage  // newest checkpoint committed
-	rejects     []connector.Reject
+	name      string
+	w         connector.Writer // opened with the first batch
+	state     json.RawMessage  // newest checkpoint not yet committed
+	committed json.RawMessage  // newest checkpoint committed
+	rejects   []connector.Reject
+	// durable holds the rejects handed to the destination's quarantine
+	// since the last commit, for Options.Quarantine once it succeeds.
+	durable     []connector.Reject
 	sample      []connector.Reject // the first rejects of the run, for messages
 	uncommitted int64
 	lastCommit  time.Time
@@ -40,7 +43,7 @@ func (l *loader) stream(name string) *streamWriter {
 	sw, ok := l.writers[name]
 	if !ok {
 		sw = &streamWriter{name: name, lastCommit: time.Now()}
-		sw.atEnd = l.obs.hasFailChecks(name) || l.run.holdsRows(name)
+		sw.atEnd = l.obs.hasFailChecks(name) || l.run.holdsRows(name) || l.run.opts.Replay != nil
 		l.writers[name] = sw
 		l.order = append(l.order, sw)
 	}
@@ -56,6 +59,10 @@ func (l *loader) open(ctx context.Context, sw *streamWriter, schema *connector.S
 		if s.Name == sw.name {
 			st = s
 		}
+	}
+	if l.run.opts.Replay != nil && st.SyncMode == connector.FullRefreshOverwrite {
+		// Replayed rows join the table the last refresh made.
+		st.SyncMode = connector.FullRefreshAppend
 	}
 	policy := connector.SchemaPolicy(l.run.spec.Options.SchemaPolicy)
 	if policy == "" {
@@ -132,6 +139,9 @@ func (l *loader) flushRejects(ctx context.Context, sw *streamWriter) error {
 	if err := sw.w.Quarantine(ctx, sw.rejects); err != nil {
 		return fmt.Errorf("stream %s: quarantine: %w", sw.name, err)
 	}
+	if l.run.opts.Quarantine != nil {
+		sw.durable = append(sw.durable, sw.rejects...)
+	}
 	sw.rejects = sw.rejects[:0]
 	return nil
 }
@@ -176,6 +186,10 @@ func (l *loader) commit(ctx context.Context, sw *streamWriter, final bool) error
 		state = sw.committed
 	}
 	wrapped := wrap(final, state)
+	if l.run.opts.Replay != nil {
+		// A replay's checkpoints are not the stream's: keep its state.
+		wrapped = nil
+	}
 	if sw.w != nil {
 		if err := sw.w.Commit(ctx, wrapped); err != nil {
 			return fmt.Errorf("stream %s: commit: %w", sw.name, err)
@@ -188,8 +202,22 @@ func (l *loader) commit(ctx context.Context, sw *streamWriter, final bool) error
 	}
 	sw.committed, sw.state = state, nil
 	sw.uncommitted = 0
+	l.keepQuarantined(ctx, sw)
 	sw.lastCommit = time.Now()
 	return nil
+}
+
+// keepQuarantined hands the rejects the last commit made durable to
+// Options.Quarantine.
+func (l *loader) keepQuarantined(ctx context.Context, sw *streamWriter) {
+	if len(sw.durable) == 0 {
+		return
+	}
+	if err := l.run.opts.Quarantine(ctx, sw.durable); err != nil {
+		l.run.log.Warn("quarantined rows not kept with the run; the destination's quarantine has them",
+			"stream", sw.name, "rows", len(sw.durable), "error", err)
+	}
+	sw.durable = sw.durable[:0]
 }
 
 // finish commits every stream's last checkpoint and publishes the loads.

@@ -34,6 +34,9 @@ type Result struct {
 	Streams    []StreamStats `json:"streams"`
 	// Merges lists rows merged away by dedup steps (at most MaxMerges).
 	Merges []transform.Merge `json:"merges,omitempty"`
+	// Anomalies are the run's duration far from the pipeline's history
+	// (see [DetectAnomalies]); each stream has its own volume anomalies.
+	Anomalies []quality.Anomaly `json:"anomalies,omitempty"`
 }
 
 // StreamStats counts one stream's rows.
@@ -50,6 +53,9 @@ type StreamStats struct {
 	Profile []quality.ColumnProfile `json:"profile,omitempty"`
 	// Checks holds the stream's data quality check results.
 	Checks []quality.CheckResult `json:"checks,omitempty"`
+	// Anomalies are the stream's rows read and written, and its share of
+	// quarantined rows, far from its history (see [DetectAnomalies]).
+	Anomalies []quality.Anomaly `json:"anomalies,omitempty"`
 }
 
 // counters are updated by the run's goroutines and read by progress

@@ -36,6 +36,17 @@ type Options struct {
 	// FullRefresh ignores saved state and reads everything again.
 	FullRefresh bool
 	Logger      *slog.Logger
+	// Quarantine, when set, hears of quarantined rows once the commit that
+	// makes them durable at the destination succeeded, so a store can keep
+	// them per run. An error is logged, never fatal: the destination's
+	// quarantine holds the rows whatever happens here.
+	Quarantine func(ctx context.Context, rejects []connector.Reject) error
+	// Replay, when set, is read instead of the spec's source: a replay of
+	// quarantined rows (see [NewReplaySource]). Such a run neither loads
+	// nor saves state, appends to streams the spec overwrites, and commits
+	// each stream once, at its end, so a replay interrupted midway can be
+	// replayed again without loading rows twice.
+	Replay connector.Source
 }
 
 // Run is one execution of a pipeline. Create it with [New], start it with
@@ -176,9 +187,12 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 }
 
 func (r *Run) execute(ctx context.Context, res *Result) error {
-	src, err := OpenSource(ctx, r.spec)
-	if err != nil {
-		return err
+	src := r.opts.Replay
+	if src == nil {
+		var err error
+		if src, err = OpenSource(ctx, r.spec); err != nil {
+			return err
+		}
 	}
 	defer src.Close()
 	dst, err := OpenDestination(ctx, r.spec)
@@ -188,9 +202,9 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 	defer dst.Close()
 
 	var backend stateBackend
-	if ss, ok := dst.(connector.StateStore); ok {
+	if ss, ok := dst.(connector.StateStore); ok && r.opts.Replay == nil {
 		backend = destinationState{ss}
-	} else if r.opts.StatePath != "" {
+	} else if r.opts.StatePath != "" && r.opts.Replay == nil {
 		backend = &fileState{path: r.opts.StatePath}
 	}
 	req := connector.ReadRequest{Streams: r.streams, BatchSize: r.spec.Options.BatchSize, State: map[string]json.RawMessage{}}
