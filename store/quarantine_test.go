@@ -172,3 +172,39 @@ func TestQuarantine(t *testing.T) {
 		}
 	})
 }
+
+func TestRunLogsAfter(t *testing.T) {
+	each(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		p := &store.Pipeline{Name: "logs"}
+		if err := s.CreatePipeline(ctx, p, json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		a := finished(t, s, p.ID, store.TriggerManual, store.Queued, 0)
+		b := finished(t, s, p.ID, store.TriggerManual, store.Queued, 0)
+		for i := range 5 {
+			if err := s.AddRunLog(ctx, a.ID, "INFO", fmt.Sprintf("a%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddRunLog(ctx, b.ID, "INFO", fmt.Sprintf("b%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first, err := s.RunLogsAfter(ctx, a.ID, 0, 2)
+		if err != nil || len(first) != 2 || first[0].Message != "a0" || first[1].Message != "a1" {
+			t.Fatalf("first lines %+v, %v", first, err)
+		}
+		rest, err := s.RunLogsAfter(ctx, a.ID, first[1].ID, 10)
+		var msgs []string
+		for _, l := range rest {
+			msgs = append(msgs, l.Message)
+		}
+		if err != nil || !slices.Equal(msgs, []string{"a2", "a3", "a4"}) {
+			t.Fatalf("after %d: %v, %v", first[1].ID, msgs, err)
+		}
+		none, err := s.RunLogsAfter(ctx, a.ID, rest[2].ID, 10)
+		if err != nil || len(none) != 0 {
+			t.Fatalf("after the last line: %+v, %v", none, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -88,4 +89,23 @@ func (s *sqlStore) durationExpr() string {
 		return "julianday(substr(" + col + ", 1, instr(" + col + ", ' +') - 1))"
 	}
 	return "((" + cut("finished_at") + " - " + cut("started_at") + ") * 86400)"
+}
+
+func (s *sqlStore) RunLogsAfter(ctx context.Context, runID string, afterID int64, limit int) ([]RunLog, error) {
+	limit = Page{Limit: limit}.norm().Limit
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, run_id, at, level, message FROM run_logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?`), runID, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []RunLog{}
+	for rows.Next() {
+		var l RunLog
+		if err := rows.Scan(&l.ID, &l.RunID, &l.At, &l.Level, &l.Message); err != nil {
+			return nil, err
+		}
+		l.At = l.At.UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }

@@ -61,6 +61,9 @@ type Store interface {
 
 	AddRunLog(ctx context.Context, runID, level, msg string) error
 	RunLogs(ctx context.Context, runID string, page Page) ([]RunLog, error)
+	// RunLogsAfter returns up to limit log lines of the run whose id is
+	// greater than afterID, oldest first: what a live tail has not seen.
+	RunLogsAfter(ctx context.Context, runID string, afterID int64, limit int) ([]RunLog, error)
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
