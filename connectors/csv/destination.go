@@ -15,13 +15,16 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // DestinationConfig configures the csv destination.
 type DestinationConfig struct {
-	Path      string `json:"path" jsonschema:"required,description=Directory the streams are written into; created if missing. Each stream gets a folder of part files listed by a manifest."`
+	Path      string `json:"path" jsonschema:"required,description=Directory the streams are written into: a local path, s3://bucket/prefix or sftp://user@host/path; created if missing. Each stream gets a folder of part files listed by a manifest."`
 	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=Field separator: one character; 'tab' or a tab character for TSV. Default: comma."`
 	Header    *bool  `json:"header,omitempty" jsonschema:"description=Write the column names as the first line of every part. Default: true."`
+	// Options hold the credentials of s3:// and sftp:// paths.
+	location.Options
 }
 
 func init() {
@@ -39,7 +42,7 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err != nil {
 		return nil, err
 	}
-	return filesink.New(cfg.Path, f)
+	return filesink.NewAt(cfg.Path, f, cfg.Options)
 }
 
 // SinkFormat is the csv part format of the destination: delimiter "" means

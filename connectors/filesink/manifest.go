@@ -1,16 +1,15 @@
 package filesink
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
-	"github.com/tributary-data/tributary/internal/atomicfile"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // ManifestName is the file in a stream directory that lists its committed
@@ -92,10 +91,16 @@ func (m *Manifest) clone() *Manifest {
 	return &c
 }
 
-// ReadManifest reads the manifest of a stream directory. A directory
-// without one holds no committed data: it returns nil and no error.
+// ReadManifest reads the manifest of a local stream directory. A
+// directory without one holds no committed data: it returns nil and no
+// error.
 func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	return readManifest(context.Background(), location.Local, dir)
+}
+
+func readManifest(ctx context.Context, fsys location.FS, dir string) (*Manifest, error) {
+	path := fsys.Join(dir, ManifestName)
+	b, err := fsys.ReadFile(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -104,20 +109,20 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", filepath.Join(dir, ManifestName), err)
+		return nil, fmt.Errorf("manifest %s: %w", fsys.URL(path), err)
 	}
 	if m.Version > manifestVersion {
-		return nil, fmt.Errorf("manifest %s: version %d is newer than this build reads (%d)", filepath.Join(dir, ManifestName), m.Version, manifestVersion)
+		return nil, fmt.Errorf("manifest %s: version %d is newer than this build reads (%d)", fsys.URL(path), m.Version, manifestVersion)
 	}
 	for _, p := range m.Parts {
 		if _, err := m.PartSchema(p); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", filepath.Join(dir, ManifestName), err)
+			return nil, fmt.Errorf("manifest %s: %w", fsys.URL(path), err)
 		}
 	}
 	return &m, nil
 }
 
-func writeManifest(dir string, m *Manifest) error {
+func writeManifest(ctx context.Context, fsys location.FS, dir string, m *Manifest) error {
 	m.Version = manifestVersion
 	m.UpdatedAt = time.Now().UTC()
 	// Compact, so a state reads back byte for byte as it was committed.
@@ -125,7 +130,7 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	if err := atomicfile.Write(dir, ManifestName, tmpPrefix, b); err != nil {
+	if err := fsys.WriteFile(ctx, fsys.Join(dir, ManifestName), tmpPrefix, b); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil

@@ -58,7 +58,7 @@ func (w *writer) merge(ctx context.Context) error {
 	}
 	winner := map[string]latest{}
 	var n, keyless int64
-	err := scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
+	err := scan(ctx, w.fs, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
 		cur := latest{ord: n}
 		n++
 		if cursor >= 0 {
@@ -102,7 +102,7 @@ func (w *writer) merge(ctx context.Context) error {
 		return nil
 	}
 	var i int64
-	err = scan(ctx, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
+	err = scan(ctx, w.fs, w.dir, m, m.Parts, schema, w.d.format, func(row []any) error {
 		ord := i
 		i++
 		if k, ok := keyOf(row); ok && winner[k].ord != ord {

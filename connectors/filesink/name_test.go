@@ -49,7 +49,7 @@ func TestCheck(t *testing.T) {
 		{filepath.Join(blocked, "below a file"), true},
 	}
 	for _, tc := range tests {
-		d := &Destination{dir: tc.path}
+		d := &Destination{loc: tc.path}
 		if err := d.Check(context.Background()); (err != nil) != tc.wantErr {
 			t.Errorf("Check(%s) = %v, want error %v", tc.path, err, tc.wantErr)
 		}

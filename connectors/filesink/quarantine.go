@@ -2,22 +2,25 @@ package filesink
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // quarantine appends rejected records to a stream's quarantine file. Its
 // committed length lives in the manifest: whatever lies past it was written
 // by a load that never committed, and is cut off when the stream is opened.
 type quarantine struct {
+	ctx    context.Context
+	fs     location.FS
 	path   string
-	f      *os.File
+	f      location.Appender
 	buf    *bufio.Writer
 	size   int64 // bytes written, committed or not
 	synced int64 // bytes on disk at the last sync
@@ -35,18 +38,18 @@ type QuarantineRecord struct {
 	At       time.Time `json:"at"`
 }
 
-func openQuarantine(path string, committed int64) (*quarantine, error) {
-	q := &quarantine{path: path}
-	st, err := os.Stat(path)
+func openQuarantine(ctx context.Context, fsys location.FS, path string, committed int64) (*quarantine, error) {
+	q := &quarantine{ctx: ctx, fs: fsys, path: path}
+	st, err := fsys.Stat(ctx, path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return q, nil
 	case err != nil:
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}
-	size := st.Size()
+	size := st.Size
 	if size > committed {
-		if err := os.Truncate(path, committed); err != nil {
+		if err := fsys.Truncate(ctx, path, committed); err != nil {
 			return nil, fmt.Errorf("quarantine: cut uncommitted records: %w", err)
 		}
 		size = committed
@@ -60,7 +63,7 @@ func (q *quarantine) write(load connector.Load, rejects []connector.Reject) erro
 		return nil
 	}
 	if q.f == nil {
-		f, err := os.OpenFile(q.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := q.fs.OpenAppend(q.ctx, q.path)
 		if err != nil {
 			return fmt.Errorf("quarantine: %w", err)
 		}
@@ -116,7 +119,7 @@ func (q *quarantine) rollback(n int64) error {
 	if q.size == n && q.synced == n {
 		return nil
 	}
-	if err := os.Truncate(q.path, n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := q.fs.Truncate(q.ctx, q.path, n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("quarantine: roll back: %w", err)
 	}
 	q.size, q.synced = n, min(q.synced, n)

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // Read calls fn for every committed row of stream in the destination
@@ -16,8 +15,17 @@ import (
 // Parts the manifest does not list are ignored. The row slice is reused
 // between calls.
 func Read(ctx context.Context, dir, stream string, f Format, fn func(schema *connector.Schema, row []any) error) error {
-	sdir := filepath.Join(dir, SafeName(stream))
-	m, err := ReadManifest(sdir)
+	return ReadIn(ctx, nil, dir, stream, f, fn)
+}
+
+// ReadIn is [Read] of a directory that may be remote, reached through r.
+func ReadIn(ctx context.Context, r *location.Resolver, dir, stream string, f Format, fn func(schema *connector.Schema, row []any) error) error {
+	fsys, root, err := r.Resolve(ctx, dir)
+	if err != nil {
+		return err
+	}
+	sdir := fsys.Join(root, SafeName(stream))
+	m, err := readManifest(ctx, fsys, sdir)
 	if err != nil || m == nil {
 		return err
 	}
@@ -28,12 +36,21 @@ func Read(ctx context.Context, dir, stream string, f Format, fn func(schema *con
 	if schema == nil {
 		schema = &connector.Schema{}
 	}
-	return scan(ctx, sdir, m, m.Parts, schema, f, func(row []any) error { return fn(schema, row) })
+	return scan(ctx, fsys, sdir, m, m.Parts, schema, f, func(row []any) error { return fn(schema, row) })
 }
 
 // Rows returns the number of committed rows of stream, from its manifest.
 func Rows(dir, stream string) (int64, error) {
-	m, err := ReadManifest(filepath.Join(dir, SafeName(stream)))
+	return RowsIn(context.Background(), nil, dir, stream)
+}
+
+// RowsIn is [Rows] of a directory that may be remote, reached through r.
+func RowsIn(ctx context.Context, r *location.Resolver, dir, stream string) (int64, error) {
+	fsys, root, err := r.Resolve(ctx, dir)
+	if err != nil {
+		return 0, err
+	}
+	m, err := readManifest(ctx, fsys, fsys.Join(root, SafeName(stream)))
 	if err != nil || m == nil {
 		return 0, err
 	}
@@ -43,20 +60,30 @@ func Rows(dir, stream string) (int64, error) {
 // Parts returns the paths of the committed parts of stream, in commit
 // order: the files a reader of the destination should read, and no others.
 func Parts(dir, stream string) ([]string, error) {
-	sdir := filepath.Join(dir, SafeName(stream))
-	m, err := ReadManifest(sdir)
+	return PartsIn(context.Background(), nil, dir, stream)
+}
+
+// PartsIn is [Parts] of a directory that may be remote, reached through
+// r; remote parts are given as URLs.
+func PartsIn(ctx context.Context, r *location.Resolver, dir, stream string) ([]string, error) {
+	fsys, root, err := r.Resolve(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	sdir := fsys.Join(root, SafeName(stream))
+	m, err := readManifest(ctx, fsys, sdir)
 	if err != nil || m == nil {
 		return nil, err
 	}
 	out := make([]string, len(m.Parts))
 	for i, p := range m.Parts {
-		out[i] = filepath.Join(sdir, p.File)
+		out[i] = fsys.URL(fsys.Join(sdir, p.File))
 	}
 	return out, nil
 }
 
 // scan decodes parts and calls fn with each row laid out in schema.
-func scan(ctx context.Context, dir string, m *Manifest, parts []Part, schema *connector.Schema, f Format, fn func(row []any) error) error {
+func scan(ctx context.Context, fsys location.FS, dir string, m *Manifest, parts []Part, schema *connector.Schema, f Format, fn func(row []any) error) error {
 	out := make([]any, len(schema.Fields))
 	for _, p := range parts {
 		if err := ctx.Err(); err != nil {
@@ -67,17 +94,12 @@ func scan(ctx context.Context, dir string, m *Manifest, parts []Part, schema *co
 			return err
 		}
 		pl := makePlan(schema, ps)
-		file, err := os.Open(filepath.Join(dir, p.File))
+		file, err := fsys.OpenReaderAt(ctx, fsys.Join(dir, p.File))
 		if err != nil {
-			return fmt.Errorf("open part: %w", err)
-		}
-		st, err := file.Stat()
-		if err != nil {
-			file.Close()
 			return fmt.Errorf("open part: %w", err)
 		}
 		var line int64
-		err = f.Decode(file, st.Size(), ps, func(row []any) error {
+		err = f.Decode(file, file.Size(), ps, func(row []any) error {
 			line++
 			if pl.identity {
 				return fn(row)

@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/tributary-data/tributary/connector"
-	"github.com/tributary-data/tributary/internal/atomicfile"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // bufSize is the write buffer of a part: large enough that a part is
@@ -22,8 +20,10 @@ const bufSize = 1 << 20
 // writer loads one stream. It is used by one goroutine.
 type writer struct {
 	d    *Destination
+	ctx  context.Context
+	fs   location.FS
 	load connector.Load
-	dir  string
+	dir  string    // inside fs
 	man  *Manifest // as committed on disk
 	gen  int64     // generation the parts of this load belong to
 	seq  int64     // next part number
@@ -50,7 +50,7 @@ type writer struct {
 type openPart struct {
 	name   string
 	tmp    string
-	f      *os.File
+	f      location.Writer
 	enc    Encoder
 	schema *connector.Schema
 	rows   int64
@@ -62,7 +62,7 @@ type partFile struct {
 	tmp    string
 }
 
-func (d *Destination) open(_ context.Context, load connector.Load) (*writer, error) {
+func (d *Destination) open(ctx context.Context, load connector.Load) (*writer, error) {
 	if load.Stream == "" {
 		return nil, errors.New("stream name is empty")
 	}
@@ -78,11 +78,15 @@ func (d *Destination) open(_ context.Context, load connector.Load) (*writer, err
 	if load.SchemaPolicy == "" {
 		load.SchemaPolicy = connector.SchemaEvolve
 	}
-	dir := d.StreamDir(load.Stream)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys, root, err := d.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := fsys.Join(root, SafeName(load.Stream))
+	if err := fsys.MkdirAll(ctx, dir); err != nil {
 		return nil, fmt.Errorf("create stream directory: %w", err)
 	}
-	m, err := ReadManifest(dir)
+	m, err := readManifest(ctx, fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -91,18 +95,18 @@ func (d *Destination) open(_ context.Context, load connector.Load) (*writer, err
 	}
 	switch {
 	case m.Format != d.format.Name():
-		return nil, fmt.Errorf("stream %q: %s holds %s parts, not %s", load.Stream, dir, m.Format, d.format.Name())
+		return nil, fmt.Errorf("stream %q: %s holds %s parts, not %s", load.Stream, fsys.URL(dir), m.Format, d.format.Name())
 	case m.Stream != load.Stream:
-		return nil, fmt.Errorf("stream %q: %s belongs to stream %q", load.Stream, dir, m.Stream)
+		return nil, fmt.Errorf("stream %q: %s belongs to stream %q", load.Stream, fsys.URL(dir), m.Stream)
 	}
-	if err := clean(dir, m); err != nil {
+	if err := clean(ctx, fsys, dir, m); err != nil {
 		return nil, err
 	}
-	q, err := openQuarantine(d.QuarantinePath(load.Stream), m.QuarantineBytes)
+	q, err := openQuarantine(ctx, fsys, fsys.Join(root, SafeName(load.Stream)+quarantineSuffix), m.QuarantineBytes)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{d: d, load: load, dir: dir, man: m, gen: m.Generation, seq: m.NextSeq, q: q}
+	w := &writer{d: d, ctx: ctx, fs: fsys, load: load, dir: dir, man: m, gen: m.Generation, seq: m.NextSeq, q: q}
 	switch {
 	case load.SyncMode == connector.FullRefreshOverwrite:
 		w.gen++
@@ -124,28 +128,23 @@ func cloneSchema(s *connector.Schema) *connector.Schema {
 
 // clean removes what a killed run left in a stream directory: temporary
 // files and parts the manifest does not list. Other files are left alone.
-func clean(dir string, m *Manifest) error {
+func clean(ctx context.Context, fsys location.FS, dir string, m *Manifest) error {
 	listed := make(map[string]bool, len(m.Parts))
 	for _, p := range m.Parts {
 		listed[p.File] = true
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := fsys.ReadDir(ctx, dir)
 	if err != nil {
-		return fmt.Errorf("list %s: %w", dir, err)
+		return fmt.Errorf("list %s: %w", fsys.URL(dir), err)
 	}
-	removed := false
 	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || listed[n] || !(strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, "part-")) {
+		n := e.Name
+		if e.Dir || listed[n] || !(strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, "part-")) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(ctx, fsys.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove leftover %s: %w", n, err)
 		}
-		removed = true
-	}
-	if removed {
-		return atomicfile.SyncDir(dir)
 	}
 	return nil
 }
@@ -193,8 +192,15 @@ func (w *writer) writeRows(rows [][]any) error {
 func (w *writer) startPart(first [][]any) error {
 	name := fmt.Sprintf("part-%06d-%06d.%s", w.gen, w.seq, w.d.format.Ext())
 	w.seq++
-	tmp := filepath.Join(w.dir, tmpPrefix+name)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// A store where a file appears only whole (S3) takes the part under
+	// its final name: unlisted in the manifest, it is no data until the
+	// commit lists it, and the next Open removes it if none does. That
+	// spares a copy, S3 having no rename.
+	tmp := w.fs.Join(w.dir, tmpPrefix+name)
+	if w.fs.DirectCreate() {
+		tmp = w.fs.Join(w.dir, name)
+	}
+	f, err := w.fs.Create(w.ctx, tmp)
 	if err != nil {
 		return fmt.Errorf("create part: %w", err)
 	}
@@ -205,8 +211,7 @@ func (w *writer) startPart(first [][]any) error {
 	}
 	enc, err := w.d.format.NewEncoder(w.bw, w.schema, first)
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
+		f.Abort()
 		return fmt.Errorf("start part %s: %w", name, err)
 	}
 	w.cur = &openPart{name: name, tmp: tmp, f: f, enc: enc, schema: w.schema.Clone()}
@@ -222,28 +227,18 @@ func (w *writer) finishPart() error {
 	}
 	w.cur = nil
 	if p.rows == 0 {
-		p.f.Close()
-		return os.Remove(p.tmp)
+		return p.f.Abort()
 	}
 	err := p.enc.Close()
 	if err == nil {
 		err = w.bw.Flush()
 	}
-	if err == nil {
-		err = p.f.Sync()
-	}
 	var size int64
 	if err == nil {
-		var st os.FileInfo
-		if st, err = p.f.Stat(); err == nil {
-			size = st.Size()
-		}
-	}
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
+		size, err = p.f.Commit()
 	}
 	if err != nil {
-		os.Remove(p.tmp)
+		p.f.Abort()
 		return fmt.Errorf("finish part %s: %w", p.name, err)
 	}
 	w.pending = append(w.pending, partFile{
@@ -258,11 +253,10 @@ func (w *writer) finishPart() error {
 func (w *writer) discard() {
 	if p := w.cur; p != nil {
 		w.cur = nil
-		p.f.Close()
-		os.Remove(p.tmp)
+		p.f.Abort()
 	}
 	for _, p := range w.pending {
-		os.Remove(p.tmp)
+		w.fs.Remove(w.ctx, p.tmp)
 	}
 	w.pending = nil
 }
@@ -301,13 +295,10 @@ func (w *writer) commit(state json.RawMessage) error {
 		return err
 	}
 	for _, p := range w.pending {
-		if err := os.Rename(p.tmp, filepath.Join(w.dir, p.File)); err != nil {
-			return fmt.Errorf("rename part: %w", err)
-		}
-	}
-	if len(w.pending) > 0 {
-		if err := atomicfile.SyncDir(w.dir); err != nil {
-			return err
+		if final := w.fs.Join(w.dir, p.File); p.tmp != final {
+			if err := w.fs.Rename(w.ctx, p.tmp, final); err != nil {
+				return fmt.Errorf("rename part: %w", err)
+			}
 		}
 	}
 	w.committed, w.written = true, 0
@@ -325,7 +316,7 @@ func (w *writer) commit(state json.RawMessage) error {
 		m.Parts = append(m.Parts, p.Part)
 	}
 	w.fill(m)
-	if err := writeManifest(w.dir, m); err != nil {
+	if err := writeManifest(w.ctx, w.fs, w.dir, m); err != nil {
 		return err
 	}
 	w.man, w.pending = m, nil
@@ -365,7 +356,7 @@ func (w *writer) Close(ctx context.Context, ok bool) error {
 	switch {
 	case !ok:
 		for _, p := range w.staged {
-			os.Remove(filepath.Join(w.dir, p.File))
+			w.fs.Remove(ctx, w.fs.Join(w.dir, p.File))
 		}
 		w.staged = nil
 		err = w.q.rollback(w.man.QuarantineBytes)
@@ -400,7 +391,7 @@ func (w *writer) publish() error {
 		m.Parts = append(m.Parts, p.Part)
 	}
 	w.fill(m)
-	if err := writeManifest(w.dir, m); err != nil {
+	if err := writeManifest(w.ctx, w.fs, w.dir, m); err != nil {
 		return err
 	}
 	w.man, w.staged = m, nil
@@ -412,7 +403,7 @@ func (w *writer) publish() error {
 // leaves a file the next Open removes.
 func (w *writer) removeParts(parts []Part) {
 	for _, p := range parts {
-		if err := os.Remove(filepath.Join(w.dir, p.File)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := w.fs.Remove(w.ctx, w.fs.Join(w.dir, p.File)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			w.d.log.Warn("remove replaced part", "stream", w.load.Stream, "part", p.File, "error", err)
 		}
 	}

@@ -16,11 +16,14 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // DestinationConfig configures the jsonl destination.
 type DestinationConfig struct {
-	Path string `json:"path" jsonschema:"required,description=Directory the streams are written into; created if missing. Each stream gets a folder of part files listed by a manifest."`
+	Path string `json:"path" jsonschema:"required,description=Directory the streams are written into: a local path, s3://bucket/prefix or sftp://user@host/path; created if missing. Each stream gets a folder of part files listed by a manifest."`
+	// Options hold the credentials of s3:// and sftp:// paths.
+	location.Options
 }
 
 func init() {
@@ -34,7 +37,7 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err := connector.DecodeConfig(raw, &cfg); err != nil {
 		return nil, err
 	}
-	return filesink.New(cfg.Path, SinkFormat())
+	return filesink.NewAt(cfg.Path, SinkFormat(), cfg.Options)
 }
 
 // SinkFormat is the jsonl part format of the destination.

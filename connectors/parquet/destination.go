@@ -19,12 +19,15 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // DestinationConfig configures the parquet destination.
 type DestinationConfig struct {
-	Path        string `json:"path" jsonschema:"required,description=Directory the streams are written into; created if missing. Each stream gets a folder of part files listed by a manifest."`
+	Path        string `json:"path" jsonschema:"required,description=Directory the streams are written into: a local path, s3://bucket/prefix or sftp://user@host/path; created if missing. Each stream gets a folder of part files listed by a manifest."`
 	Compression string `json:"compression,omitempty" jsonschema:"enum=snappy,enum=zstd,enum=gzip,enum=lz4,enum=none,description=Page compression codec. Default: snappy."`
+	// Options hold the credentials of s3:// and sftp:// paths.
+	location.Options
 }
 
 func init() {
@@ -42,7 +45,7 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err != nil {
 		return nil, err
 	}
-	return filesink.New(cfg.Path, f)
+	return filesink.NewAt(cfg.Path, f, cfg.Options)
 }
 
 // SinkFormat is the parquet part format of the destination, compressing
