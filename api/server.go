@@ -28,12 +28,19 @@ type Config struct {
 	Logger   *slog.Logger
 	// Version is the API version shown in the OpenAPI document.
 	Version string
+	// DataDir holds the local state files (state/PIPELINE_ID.json) of
+	// pipelines whose destination cannot keep state; a stream's reset
+	// clears them there.
+	DataDir string
 }
 
 type server struct {
 	store store.Store
 	queue Queue
 	log   *slog.Logger
+	data  string
+	// version is the running build, shown by the health page.
+	version string
 }
 
 // New builds the HTTP handler.
@@ -57,7 +64,7 @@ func New(cfg Config) http.Handler {
 	hc.CreateHooks = nil
 	api := humago.New(mux, hc)
 
-	s := &server{store: cfg.Store, queue: cfg.Queue, log: cfg.Logger}
+	s := &server{store: cfg.Store, queue: cfg.Queue, log: cfg.Logger, data: cfg.DataDir, version: cfg.Version}
 	s.health(api)
 	s.connections(api)
 	s.pipelines(api)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-data/tributary/api"
 	"github.com/tributary-data/tributary/jobs"
+	"github.com/tributary-data/tributary/scheduler"
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -37,6 +38,7 @@ func newServeCmd() *cobra.Command {
 		dataDir string
 		workers int
 		demo    bool
+		rescue  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -58,7 +60,11 @@ can share the runs). Migrations run on start.`,
 			defer st.Close()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			q, err := startQueue(ctx, st, reg, dataDir, workers)
+			// The scheduler ticks in whichever serve process works the
+			// tick River's elected leader enqueues; without workers there
+			// is no River client, and so no scheduler.
+			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default()}
+			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched)
 			if err != nil {
 				return err
 			}
@@ -80,12 +86,13 @@ can share the runs). Migrations run on start.`,
 				return fmt.Errorf("listen: %w", err)
 			}
 			srv := &http.Server{
-				Handler:           api.New(api.Config{Store: st, Queue: q, Gatherer: reg, Logger: slog.Default()}),
+				Handler:           api.New(api.Config{Store: st, Queue: q, Gatherer: reg, Logger: slog.Default(), DataDir: dataDir, Version: buildVersion()}),
 				ReadHeaderTimeout: 10 * time.Second,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "tributary serving http://%s (store: %s, workers: %d)\n", ln.Addr(), storeName(st), workers)
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
+			go (&jobs.Purger{Store: st, Logger: slog.Default()}).Run(ctx)
 			select {
 			case err = <-served:
 			case <-ctx.Done():
@@ -104,21 +111,30 @@ can share the runs). Migrations run on start.`,
 	cmd.Flags().StringVar(&dataDir, "data", "./tributary-data", "data directory: the SQLite store and local state files")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty store, create the example CSV → SQLite pipeline and queue its first run")
 	cmd.Flags().IntVar(&workers, "workers", 2, "runs executed at once by this process; 0 serves the API only")
+	logFormatFlag(cmd)
+	rescueAfterFlag(cmd, &rescue)
 	return cmd
 }
 
-func startQueue(ctx context.Context, st store.Store, reg prometheus.Registerer, dataDir string, workers int) (*jobs.Queue, error) {
+func startQueue(ctx context.Context, st store.Store, reg prometheus.Registerer, dataDir string, workers int, rescueAfter time.Duration, sched *scheduler.Scheduler) (*jobs.Queue, error) {
 	if workers < 0 {
 		return nil, errors.New("--workers must be 0 or more")
 	}
-	runner := &jobs.Runner{Store: st, DataDir: dataDir, Metrics: jobs.NewMetrics(reg), Logger: slog.Default()}
+	runner := &jobs.Runner{Store: st, DataDir: dataDir, Metrics: jobs.NewMetrics(reg), Logger: slog.Default(), Lease: rescueAfter}
+	instrument(ctx, st, reg, runner, workers)
 	opts := jobs.Options{Workers: workers, Logger: slog.Default()}
 	if _, ok := st.(*store.SQLite); ok {
 		opts.PollInterval = sqlitePoll
 	}
+	if sched != nil {
+		opts.Tick = func(ctx context.Context) error { return sched.Tick(ctx, time.Now()) }
+	}
 	q, err := jobs.NewQueue(ctx, st, runner, opts)
 	if err != nil {
 		return nil, err
+	}
+	if sched != nil {
+		sched.Queue = q
 	}
 	if err := q.Start(ctx); err != nil {
 		q.Close()
