@@ -194,7 +194,9 @@ func TestPipelineRunsThroughTheAPI(t *testing.T) {
 		}
 
 		// A new version, and the version list.
-		upd := e.must(200, "PUT", "/api/v1/pipelines/"+id, spec("people", csv, map[string]any{"connection": "out"}))
+		v2 := spec("people", csv, map[string]any{"connection": "out"})
+		v2["options"] = map[string]any{"batch_size": 100}
+		upd := e.must(200, "PUT", "/api/v1/pipelines/"+id, v2)
 		if upd["version"] != 2.0 {
 			t.Errorf("update %v", upd)
 		}

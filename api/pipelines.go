@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -39,6 +40,9 @@ type versionOut struct {
 	Body struct {
 		ID      string `json:"id"`
 		Version int    `json:"version"`
+		// Changed is false when the saved spec equalled the current
+		// version's, so no version was added.
+		Changed *bool `json:"changed,omitempty"`
 	}
 }
 
@@ -69,35 +73,99 @@ func specProblem(errs pipeline.Errors) error {
 // connections are resolved for validation only: the stored spec keeps the
 // reference, so a changed connection applies to the next run.
 func (s *server) checkSpec(ctx context.Context, body []byte) (*pipeline.Spec, []byte, error) {
+	spec, compact, errs, err := s.specErrors(ctx, body)
+	if err != nil {
+		return nil, nil, s.fail(ctx, err)
+	}
+	if len(errs) > 0 {
+		return nil, nil, specProblem(errs)
+	}
+	return spec, compact, nil
+}
+
+// specErrors parses and validates a JSON spec document and lists every
+// problem in it; err is set only when the store fails.
+func (s *server) specErrors(ctx context.Context, body []byte) (*pipeline.Spec, []byte, pipeline.Errors, error) {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, body); err != nil {
-		return nil, nil, specProblem(pipeline.Errors{{Msg: "the body must be a JSON pipeline spec: " + err.Error()}})
+		return nil, nil, pipeline.Errors{{Msg: "the body must be a JSON pipeline spec: " + err.Error()}}, nil
 	}
 	spec, err := pipeline.Parse(body, nil)
 	if err != nil {
 		var pe pipeline.Errors
 		if errors.As(err, &pe) {
-			return nil, nil, specProblem(pe)
+			return nil, nil, pe, nil
 		}
-		return nil, nil, specProblem(pipeline.Errors{{Msg: err.Error()}})
+		return nil, nil, pipeline.Errors{{Msg: err.Error()}}, nil
 	}
 	var errs pipeline.Errors
 	if err := jobs.ResolveConnections(ctx, s.store, spec); err != nil {
 		if !errors.As(err, &errs) {
-			return nil, nil, s.fail(ctx, err)
+			return nil, nil, nil, err
 		}
 	}
 	if err := spec.Validate(); err != nil {
 		var more pipeline.Errors
 		if !errors.As(err, &more) {
-			return nil, nil, specProblem(pipeline.Errors{{Msg: err.Error()}})
+			return nil, nil, pipeline.Errors{{Msg: err.Error()}}, nil
 		}
 		errs = append(errs, more...)
 	}
-	if len(errs) > 0 {
-		return nil, nil, specProblem(errs)
+	return spec, compact.Bytes(), errs, nil
+}
+
+// Validation is the answer of the validate routes.
+type Validation struct {
+	Valid  bool                  `json:"valid"`
+	Errors []pipeline.FieldError `json:"errors" doc:"Every problem, with its path in the spec (source.streams[0].sync_mode)"`
+}
+
+type validationOut struct{ Body Validation }
+
+func (s *server) validation(ctx context.Context, body []byte) (*validationOut, error) {
+	_, _, errs, err := s.specErrors(ctx, body)
+	if err != nil {
+		return nil, s.fail(ctx, err)
 	}
-	return spec, compact.Bytes(), nil
+	out := &validationOut{Body: Validation{Valid: len(errs) == 0, Errors: []pipeline.FieldError(errs)}}
+	if out.Body.Errors == nil {
+		out.Body.Errors = []pipeline.FieldError{}
+	}
+	return out, nil
+}
+
+// specOf loads the spec of a pipeline's current version, or of version v
+// when v > 0.
+func (s *server) specOf(ctx context.Context, id string, v int) (*store.Pipeline, *store.PipelineVersion, error) {
+	p, err := s.store.Pipeline(ctx, id)
+	if err != nil {
+		return nil, nil, s.fail(ctx, err)
+	}
+	if v <= 0 {
+		v = p.Version
+	}
+	pv, err := s.store.PipelineVersion(ctx, p.ID, v)
+	if err != nil {
+		return nil, nil, s.fail(ctx, err)
+	}
+	return p, pv, nil
+}
+
+// listIn filters and sorts the pipeline list.
+type listIn struct {
+	PageIn
+	Name    string `query:"name" doc:"Keep pipelines whose name contains this, ignoring case"`
+	Enabled string `query:"enabled" enum:"true,false" doc:"Keep enabled (true) or disabled (false) pipelines"`
+	Sort    string `query:"sort" enum:"name,-name,updated_at,-updated_at" default:"name" doc:"Sort key; a leading - sorts descending"`
+}
+
+func (in *listIn) query() store.PipelineQuery {
+	q := store.PipelineQuery{NameContains: in.Name, Sort: strings.TrimPrefix(in.Sort, "-"), Desc: strings.HasPrefix(in.Sort, "-")}
+	if in.Enabled != "" {
+		on := in.Enabled == "true"
+		q.Enabled = &on
+	}
+	return q
 }
 
 func (s *server) pipelines(api huma.API) {
@@ -113,8 +181,11 @@ func (s *server) pipelines(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.checkDependencies(ctx, "", spec); err != nil {
+			return nil, err
+		}
 		p := &store.Pipeline{Name: spec.Name}
-		if err := s.store.CreatePipeline(ctx, p, body); err != nil {
+		if err := s.store.CreatePipelineBy(ctx, p, body, actor(ctx)); err != nil {
 			return nil, s.fail(ctx, err)
 		}
 		out := &versionOut{}
@@ -124,6 +195,7 @@ func (s *server) pipelines(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "update-pipeline", Method: http.MethodPut, Path: "/api/v1/pipelines/{id}", Tags: []string{"pipelines"},
 		Summary:          "Save a new version of a pipeline",
+		Description:      "A spec equal to the current version's (as JSON values) saves no new version: the answer has the current version and `changed: false`.",
 		SkipValidateBody: true,
 	}, func(ctx context.Context, in *struct {
 		ID      string `path:"id"`
@@ -133,19 +205,22 @@ func (s *server) pipelines(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.store.AddPipelineVersion(ctx, in.ID, spec.Name, body)
+		if err := s.checkDependencies(ctx, in.ID, spec); err != nil {
+			return nil, err
+		}
+		v, changed, err := s.store.SavePipelineVersion(ctx, in.ID, spec.Name, body, actor(ctx))
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
 		out := &versionOut{}
-		out.Body.ID, out.Body.Version = in.ID, v
+		out.Body.ID, out.Body.Version, out.Body.Changed = in.ID, v, &changed
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-pipelines", Method: http.MethodGet, Path: "/api/v1/pipelines", Tags: []string{"pipelines"},
-		Summary: "List pipelines by name",
-	}, func(ctx context.Context, in *PageIn) (*pipelinesOut, error) {
-		ps, err := s.store.Pipelines(ctx, in.page())
+		Summary: "List pipelines, filtered by name and enabled, sorted by name or updated_at",
+	}, func(ctx context.Context, in *listIn) (*pipelinesOut, error) {
+		ps, err := s.store.ListPipelines(ctx, in.query(), in.page())
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
@@ -153,7 +228,40 @@ func (s *server) pipelines(api huma.API) {
 		for i := range ps {
 			items[i] = pipelineOf(&ps[i])
 		}
-		return &pipelinesOut{Body: list(items, *in)}, nil
+		return &pipelinesOut{Body: list(items, in.PageIn)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-pipeline", Method: http.MethodDelete, Path: "/api/v1/pipelines/{id}", Tags: []string{"pipelines"},
+		Summary:       "Delete a pipeline with its versions, runs and their logs",
+		Description:   "Refused with 409 while a run of the pipeline is queued or running: cancel it first. State kept in the destination (`_tributary_state`, file manifests) and the loaded data stay where they are.",
+		DefaultStatus: http.StatusNoContent,
+	}, func(ctx context.Context, in *idPath) (*struct{}, error) {
+		err := s.store.DeletePipeline(ctx, in.ID)
+		if errors.Is(err, store.ErrBusy) {
+			return nil, huma.Error409Conflict(err.Error())
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return nil, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "validate-spec", Method: http.MethodPost, Path: "/api/v1/pipelines/validate", Tags: []string{"pipelines"},
+		Summary:          "Validate a pipeline spec without saving it",
+		Description:      "Always 200 for a readable request: `valid` says whether the spec could be saved, `errors` lists every problem with its path.",
+		SkipValidateBody: true,
+	}, func(ctx context.Context, in *specIn) (*validationOut, error) {
+		return s.validation(ctx, in.RawBody)
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "validate-pipeline", Method: http.MethodPost, Path: "/api/v1/pipelines/{id}/validate", Tags: []string{"pipelines"},
+		Summary: "Validate the current version of a stored pipeline against today's connections and environment",
+	}, func(ctx context.Context, in *idPath) (*validationOut, error) {
+		_, pv, err := s.specOf(ctx, in.ID, 0)
+		if err != nil {
+			return nil, err
+		}
+		return s.validation(ctx, pv.Spec)
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-pipeline", Method: http.MethodGet, Path: "/api/v1/pipelines/{id}", Tags: []string{"pipelines"},
@@ -230,7 +338,7 @@ func (s *server) pipelines(api huma.API) {
 		return &previewOut{Body: pv}, nil
 	})
 	// A raw body is documented as binary; say what it really is.
-	for _, op := range []*huma.Operation{api.OpenAPI().Paths["/api/v1/pipelines"].Post, api.OpenAPI().Paths["/api/v1/pipelines/{id}"].Put} {
+	for _, op := range []*huma.Operation{api.OpenAPI().Paths["/api/v1/pipelines"].Post, api.OpenAPI().Paths["/api/v1/pipelines/{id}"].Put, api.OpenAPI().Paths["/api/v1/pipelines/validate"].Post} {
 		op.RequestBody.Required = true
 		op.RequestBody.Content["application/json"].Schema = &huma.Schema{
 			Type:        huma.TypeObject,

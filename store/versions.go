@@ -48,9 +48,15 @@ type PipelineQuery struct {
 // PipelineSorts are the sort keys [PipelineQuery] accepts.
 var PipelineSorts = []string{"name", "updated_at"}
 
+// versionMigration adds authors, and on PostgreSQL keeps specs as text:
+// JSONB reorders keys, and an exported pipeline file keeps the order its
+// author wrote.
 var versionMigration = migration{
-	sqlite:   []string{`ALTER TABLE pipeline_versions ADD COLUMN author TEXT NOT NULL DEFAULT ''`},
-	postgres: []string{`ALTER TABLE pipeline_versions ADD COLUMN author TEXT NOT NULL DEFAULT ''`},
+	sqlite: []string{`ALTER TABLE pipeline_versions ADD COLUMN author TEXT NOT NULL DEFAULT ''`},
+	postgres: []string{
+		`ALTER TABLE pipeline_versions ADD COLUMN author TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE pipeline_versions ALTER COLUMN spec TYPE TEXT USING spec::text`,
+	},
 }
 
 func (s *sqlStore) CreatePipelineBy(ctx context.Context, p *Pipeline, spec json.RawMessage, author string) error {
