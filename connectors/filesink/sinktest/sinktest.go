@@ -6,10 +6,12 @@ package sinktest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/location"
 )
 
 // Options describes what a format cannot keep exactly.
@@ -30,10 +33,36 @@ type Options struct {
 	// EmptyIsNull is set when the format cannot tell an empty string or
 	// byte slice from null.
 	EmptyIsNull bool
+	// Dir makes an empty destination directory for one test: a local
+	// path (nil means t.TempDir) or an s3:// or sftp:// URL reached with
+	// Locations.
+	Dir       func(t *testing.T) string
+	Locations location.Options
+
+	r *location.Resolver
+}
+
+func (o Options) dir(t *testing.T) string {
+	if o.Dir == nil {
+		return t.TempDir()
+	}
+	return o.Dir(t)
+}
+
+// fsOf resolves loc, a path or URL the destination reported.
+func fsOf(t *testing.T, o Options, loc string) (location.FS, string) {
+	t.Helper()
+	f, p, err := o.r.Resolve(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, p
 }
 
 // Run runs the whole suite against o.Format.
 func Run(t *testing.T, o Options) {
+	o.r = location.NewResolver(o.Locations)
+	t.Cleanup(func() { o.r.Close() })
 	t.Run("SyncModes", func(t *testing.T) { testSyncModes(t, o) })
 	t.Run("SchemaPolicies", func(t *testing.T) { testSchemaPolicies(t, o) })
 	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, o) })
@@ -73,10 +102,11 @@ func idRows(from, to int, name string) [][]any {
 
 func newDest(t *testing.T, o Options, dir string) *filesink.Destination {
 	t.Helper()
-	d, err := filesink.New(dir, o.Format)
+	d, err := filesink.NewAt(dir, o.Format, o.Locations)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	return d
 }
 
@@ -112,7 +142,7 @@ func read(t *testing.T, o Options, dir, stream string) (*connector.Schema, [][]a
 	t.Helper()
 	var schema *connector.Schema
 	var rows [][]any
-	err := filesink.Read(context.Background(), dir, stream, o.Format, func(s *connector.Schema, row []any) error {
+	err := filesink.ReadIn(context.Background(), o.r, dir, stream, o.Format, func(s *connector.Schema, row []any) error {
 		schema = s
 		rows = append(rows, slices.Clone(row))
 		return nil
@@ -153,7 +183,7 @@ func testSyncModes(t *testing.T, o Options) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := o.dir(t)
 			d := newDest(t, o, dir)
 			l := connector.Load{Pipeline: "p", RunID: "r1", Stream: "s", Schema: idName, SyncMode: tc.mode, PrimaryKey: []string{"id"}}
 			for _, run := range tc.runs {
@@ -172,7 +202,7 @@ func testSyncModes(t *testing.T, o Options) {
 					t.Errorf("id %d: name = %v, want %q", r[0], r[1], want)
 				}
 			}
-			n, err := filesink.Rows(dir, "s")
+			n, err := filesink.RowsIn(context.Background(), o.r, dir, "s")
 			if err != nil || n != int64(len(tc.want)) {
 				t.Errorf("Rows = %d, %v; want %d", n, err, len(tc.want))
 			}
@@ -218,7 +248,7 @@ func testSchemaPolicies(t *testing.T, o Options) {
 	for _, tc := range tests {
 		t.Run(string(tc.policy)+"/"+strings.Join(tc.second.Names(), ","), func(t *testing.T) {
 			ctx := context.Background()
-			dir := t.TempDir()
+			dir := o.dir(t)
 			d := newDest(t, o, dir)
 			l := connector.Load{Pipeline: "p", RunID: "r", Stream: "s", Schema: idName, SyncMode: connector.IncrementalAppend, SchemaPolicy: tc.policy}
 			w, err := d.Open(ctx, l)
@@ -270,18 +300,18 @@ func testSchemaPolicies(t *testing.T, o Options) {
 	}
 }
 
-func readQuarantine(t *testing.T, path string) []filesink.QuarantineRecord {
+func readQuarantine(t *testing.T, o Options, path string) []filesink.QuarantineRecord {
 	t.Helper()
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
+	fsys, p := fsOf(t, o, path)
+	b, err := fsys.ReadFile(context.Background(), p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []filesink.QuarantineRecord
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		var r filesink.QuarantineRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -294,7 +324,7 @@ func readQuarantine(t *testing.T, path string) []filesink.QuarantineRecord {
 
 func testQuarantine(t *testing.T, o Options) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	rejects := []connector.Reject{
@@ -318,7 +348,7 @@ func testQuarantine(t *testing.T, o Options) {
 	if err := w.Close(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	got := readQuarantine(t, d.QuarantinePath("s"))
+	got := readQuarantine(t, o, d.QuarantinePath("s"))
 	if len(got) != 2 {
 		t.Fatalf("quarantine has %d records, want 2: %+v", len(got), got)
 	}
@@ -344,15 +374,16 @@ func testQuarantine(t *testing.T, o Options) {
 	}
 }
 
-func listDir(t *testing.T, dir string) []string {
+func listDir(t *testing.T, o Options, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	fsys, p := fsOf(t, o, dir)
+	entries, err := fsys.ReadDir(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range entries {
-		out = append(out, e.Name())
+		out = append(out, e.Name)
 	}
 	return out
 }
@@ -362,7 +393,7 @@ func testCrash(t *testing.T, o Options) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
-			dir := t.TempDir()
+			dir := o.dir(t)
 			d := newDest(t, o, dir)
 			l := connector.Load{Pipeline: "p", RunID: "r0", Stream: "s", Schema: idName, SyncMode: mode, PrimaryKey: []string{"id"}}
 			load(t, d, l, idRows(100, 101, "old"))
@@ -396,8 +427,9 @@ func testCrash(t *testing.T, o Options) {
 			}
 			// Make the crash messier: a finished part renamed into place but
 			// never listed, as a kill between rename and manifest leaves.
-			stray := filepath.Join(d.StreamDir("s"), "part-000009-000099."+o.Format.Ext())
-			if err := os.WriteFile(stray, []byte("garbage"), 0o644); err != nil {
+			strayName := "part-000009-000099." + o.Format.Ext()
+			sfs, sdir := fsOf(t, o, d.StreamDir("s"))
+			if err := sfs.WriteFile(ctx, sfs.Join(sdir, strayName), ".tmp-", []byte("garbage")); err != nil {
 				t.Fatal(err)
 			}
 			// The writer is abandoned here without Close: the process died.
@@ -407,12 +439,12 @@ func testCrash(t *testing.T, o Options) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range listDir(t, d.StreamDir("s")) {
-				if strings.HasPrefix(name, ".") || name == filepath.Base(stray) {
+			for _, name := range listDir(t, o, d.StreamDir("s")) {
+				if strings.HasPrefix(name, ".") || name == strayName {
 					t.Errorf("leftover %s not removed", name)
 				}
 			}
-			if q := readQuarantine(t, d.QuarantinePath("s")); len(q) != 0 {
+			if q := readQuarantine(t, o, d.QuarantinePath("s")); len(q) != 0 {
 				t.Errorf("uncommitted quarantine records survived: %+v", q)
 			}
 			_, rows := read(t, o, dir, "s")
@@ -443,7 +475,7 @@ func testCrash(t *testing.T, o Options) {
 
 func testRollBack(t *testing.T, o Options) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	l := connector.Load{Pipeline: "p", RunID: "r", Stream: "s", Schema: idName, SyncMode: connector.IncrementalAppend}
 	w, err := d.Open(ctx, l)
@@ -471,11 +503,11 @@ func testRollBack(t *testing.T, o Options) {
 	if _, rows := read(t, o, dir, "s"); !slices.Equal(ids(rows), []int64{1, 2}) {
 		t.Errorf("ids = %v, want [1 2]", ids(rows))
 	}
-	q := readQuarantine(t, d.QuarantinePath("s"))
+	q := readQuarantine(t, o, d.QuarantinePath("s"))
 	if len(q) != 1 || q[0].Raw != "kept" {
 		t.Errorf("quarantine = %+v, want the committed record only", q)
 	}
-	for _, name := range listDir(t, d.StreamDir("s")) {
+	for _, name := range listDir(t, o, d.StreamDir("s")) {
 		if strings.HasPrefix(name, ".") {
 			t.Errorf("temporary file %s left after roll back", name)
 		}
@@ -484,11 +516,11 @@ func testRollBack(t *testing.T, o Options) {
 
 func testOverwriteVisibility(t *testing.T, o Options) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	l := connector.Load{Pipeline: "p", RunID: "r1", Stream: "s", Schema: idName, SyncMode: connector.FullRefreshOverwrite}
 	load(t, d, l, idRows(1, 3, "old"))
-	oldParts, err := filesink.Parts(dir, "s")
+	oldParts, err := filesink.PartsIn(ctx, o.r, dir, "s")
 	if err != nil || len(oldParts) == 0 {
 		t.Fatalf("parts = %v, %v", oldParts, err)
 	}
@@ -521,7 +553,8 @@ func testOverwriteVisibility(t *testing.T, o Options) {
 		t.Fatalf("after publish: %d rows, first %v; want 15 new rows", len(rows), rows[0])
 	}
 	for _, p := range oldParts {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
+		pfs, pp := fsOf(t, o, p)
+		if _, err := pfs.Stat(ctx, pp); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("old part %s still there (%v)", p, err)
 		}
 	}
@@ -547,7 +580,7 @@ func testDedup(t *testing.T, o Options) {
 		},
 	}
 	want := map[string]any{"a/1": int64(2), "a/2": int64(3), "a/3": int64(4), "b/1": int64(9), "c/7": int64(7)}
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	for i, run := range runs {
 		load(t, d, connector.Load{Pipeline: "p", RunID: "r" + string(rune('1'+i)), Stream: "s", Schema: schema,
@@ -573,8 +606,8 @@ func testDedup(t *testing.T, o Options) {
 	if keyless != 2 {
 		t.Errorf("rows with a null key part = %d, want 2", keyless)
 	}
-	parts, _ := filesink.Parts(dir, "s")
-	if n := len(listDir(t, d.StreamDir("s"))); n != len(parts)+1 {
+	parts, _ := filesink.PartsIn(context.Background(), o.r, dir, "s")
+	if n := len(listDir(t, o, d.StreamDir("s"))); n != len(parts)+1 {
 		t.Errorf("stream directory holds %d files, want %d parts and the manifest", n, len(parts))
 	}
 	// Without a primary key, dedup cannot work: refuse at Open.
@@ -594,7 +627,7 @@ func testDedupCursor(t *testing.T, o Options) {
 		{{int64(1), day(5), "newest"}, {int64(2), day(1), "old"}, {int64(3), nil, "no cursor"}},
 		{{int64(1), day(2), "late but older"}, {int64(2), day(3), "newer"}, {int64(3), day(1), "later, cursor"}, {int64(4), day(9), "new"}},
 	}
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	load(t, d, connector.Load{Pipeline: "p", RunID: "r", Stream: "s", Schema: schema, SyncMode: connector.IncrementalDedup,
 		PrimaryKey: []string{"id"}, CursorField: "updated at"}, batches...)
@@ -612,7 +645,7 @@ func testDedupCursor(t *testing.T, o Options) {
 func testHostileNames(t *testing.T, o Options) {
 	names := []string{"with space", `it's "quoted"`, "../../escape", `a/b\c`, "semi;colon", "select", "Ünïcödé 名前", ".hidden", "..", "100%", "s.quarantine.jsonl", "s", strings.Repeat("long", 80)}
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	hostileCols := connector.NewSchema(
 		connector.Field{Name: "id", Type: connector.TypeInt64},
@@ -683,7 +716,7 @@ func AllTypesRows() [][]any {
 }
 
 func testRoundTrip(t *testing.T, o Options) {
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	in := AllTypesRows()
 	load(t, d, connector.Load{Pipeline: "p", RunID: "r", Stream: "types", Schema: AllTypes, SyncMode: connector.FullRefreshAppend}, in)
@@ -726,7 +759,7 @@ func Same(want, got any, precision time.Duration) bool {
 
 func testResetState(t *testing.T, o Options) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.dir(t)
 	d := newDest(t, o, dir)
 	for _, p := range []string{"p1", "p2"} {
 		for _, s := range []string{"s1", "s2"} {
@@ -764,7 +797,7 @@ func testResetState(t *testing.T, o Options) {
 	if st, _ := d.State(ctx, "p2"); len(st) != 0 {
 		t.Errorf("p2 state after full reset = %v", st)
 	}
-	if n, _ := filesink.Rows(dir, "s1"); n != 2 {
+	if n, _ := filesink.RowsIn(context.Background(), o.r, dir, "s1"); n != 2 {
 		t.Errorf("reset removed data: %d rows, want 2", n)
 	}
 }
