@@ -39,6 +39,8 @@ func newServeCmd() *cobra.Command {
 		workers int
 		demo    bool
 		rescue  time.Duration
+
+		publicURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -63,8 +65,13 @@ can share the runs). Migrations run on start.`,
 			// The scheduler ticks in whichever serve process works the
 			// tick River's elected leader enqueues; without workers there
 			// is no River client, and so no scheduler.
-			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default()}
-			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched)
+			if publicURL == "" {
+				publicURL = "http://" + addr
+			}
+			notifier, stopAlerts := startAlerts(ctx, st, publicURL)
+			defer stopAlerts()
+			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default(), Notifier: notifier}
+			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched, notifier)
 			if err != nil {
 				return err
 			}
@@ -113,14 +120,16 @@ can share the runs). Migrations run on start.`,
 	cmd.Flags().IntVar(&workers, "workers", 2, "runs executed at once by this process; 0 serves the API only")
 	logFormatFlag(cmd)
 	rescueAfterFlag(cmd, &rescue)
+	publicURLFlag(cmd, &publicURL)
 	return cmd
 }
 
-func startQueue(ctx context.Context, st store.Store, reg prometheus.Registerer, dataDir string, workers int, rescueAfter time.Duration, sched *scheduler.Scheduler) (*jobs.Queue, error) {
+func startQueue(ctx context.Context, st store.Store, reg prometheus.Registerer, dataDir string, workers int, rescueAfter time.Duration, sched *scheduler.Scheduler, observers ...jobs.RunObserver) (*jobs.Queue, error) {
 	if workers < 0 {
 		return nil, errors.New("--workers must be 0 or more")
 	}
 	runner := &jobs.Runner{Store: st, DataDir: dataDir, Metrics: jobs.NewMetrics(reg), Logger: slog.Default(), Lease: rescueAfter}
+	runner.Observers = append(runner.Observers, observers...)
 	instrument(ctx, st, reg, runner, workers)
 	opts := jobs.Options{Workers: workers, Logger: slog.Default()}
 	if _, ok := st.(*store.SQLite); ok {

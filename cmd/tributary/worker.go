@@ -58,6 +58,7 @@ func newWorkerCmd() *cobra.Command {
 		// metricsAddr serves the worker's counters, which live in this
 		// process.
 		metricsAddr string
+		publicURL   string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -85,7 +86,9 @@ runs are queued again at once.`,
 			}
 			defer st.Close()
 			reg := newRegistry()
-			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, nil)
+			notifier, stopAlerts := startAlerts(ctx, st, publicURL)
+			defer stopAlerts()
+			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, nil, notifier)
 			if err != nil {
 				return err
 			}
@@ -106,6 +109,7 @@ runs are queued again at once.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "./tributary-data", "data directory for local state files")
 	cmd.Flags().IntVar(&workers, "workers", 2, "runs executed at once")
+	publicURLFlag(cmd, &publicURL)
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (host:port); off when empty")
 	logFormatFlag(cmd)
 	rescueAfterFlag(cmd, &rescue)
