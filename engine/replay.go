@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/pipeline"
@@ -23,6 +24,8 @@ type ReplayRecord struct {
 	// Raw is the record as quarantined: a JSON object of the row's fields,
 	// or the original text of a record refused while reading.
 	Raw string
+	// Step refused the record: "read", "load" or a transform step's name.
+	Step string
 }
 
 // replaySource emits quarantined records as rows of their streams.
@@ -32,14 +35,17 @@ type replaySource struct {
 	log     *slog.Logger
 }
 
-// NewReplaySource returns a source, for [Options.Replay], that emits the
-// records as rows of their streams. Field types come from the spec's
-// source as it discovers its streams now (with the streams' declared types
-// over them), so a replayed row has the types a row read from the source
-// has; fields the source does not know take the type their JSON values
-// show. A record that is not a JSON object is read as one CSV record of
-// the stream's discovered fields. A record that cannot become a row is
-// quarantined again with the reason.
+// NewReplaySource returns a source, for [Options.Replay], that feeds the
+// records to the pipeline again, each where it left it: a record refused
+// while reading goes through every step of the stream, one refused by a
+// step through that step (the first of its name in the current version)
+// and the steps after it, one refused by the destination straight to the
+// destination. Field types come from the spec's source as it describes its
+// streams now (with the streams' declared types over them); fields it does
+// not know take the type their JSON values show, RFC 3339 text being a
+// timestamp. A record that is not a JSON object is read as one CSV record
+// of the stream's described fields. A record that cannot become a row is
+// quarantined again, with the reason.
 func NewReplaySource(spec *pipeline.Spec, records []ReplayRecord, log *slog.Logger) connector.Source {
 	if log == nil {
 		log = slog.Default()
@@ -123,7 +129,28 @@ func (s *replaySource) readStream(ctx context.Context, st connector.Stream, know
 	reject := func(rec ReplayRecord, reason string) error {
 		return emit.Reject(ctx, connector.Reject{Stream: st.Name, Origin: rec.Origin, Raw: rec.Raw, Reason: "replay: " + reason, Step: "read"})
 	}
-	var rows []replayRow
+	chain, err := s.spec.Steps(st.Name)
+	if err != nil {
+		return err
+	}
+	// Where each record re-enters the stream's steps.
+	entry := func(step string) int {
+		switch step {
+		case "", "read":
+			return 0
+		case "load":
+			return len(chain)
+		}
+		for i, t := range chain {
+			if t.Name() == step {
+				return i
+			}
+		}
+		s.log.Warn("replay: the step that refused rows is gone; they go through every step", "stream", st.Name, "step", step)
+		return 0
+	}
+	groups := map[int][]replayRow{}
+	var all []replayRow
 	for _, rec := range recs {
 		values, err := decodeRecord(rec.Raw, known)
 		if err != nil {
@@ -132,54 +159,66 @@ func (s *replaySource) readStream(ctx context.Context, st connector.Stream, know
 			}
 			continue
 		}
-		rows = append(rows, replayRow{rec, values})
+		r := replayRow{rec, values}
+		all = append(all, r)
+		from := entry(rec.Step)
+		groups[from] = append(groups[from], r)
 	}
-	schema := replaySchema(known, st.Schema, rows)
+	schema := replaySchema(known, st.Schema, all)
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
 	}
-	var b *connector.Batch
-	send := func() error {
-		if b == nil || b.Len() == 0 {
-			return nil
+	em, _ := emit.(*emitter)
+	for _, from := range slices.Sorted(maps.Keys(groups)) {
+		rows := groups[from]
+		var b *connector.Batch
+		send := func() error {
+			if b == nil || b.Len() == 0 {
+				return nil
+			}
+			defer func() { b = nil }()
+			if em != nil {
+				return em.emitFrom(ctx, b, from)
+			}
+			return emit.Emit(ctx, b)
 		}
-		err := emit.Emit(ctx, b)
-		b = nil
-		return err
+		for _, r := range rows {
+			row := make([]any, len(schema.Fields))
+			var bad error
+			for i, f := range schema.Fields {
+				v, err := typed(f.Type, r.values[f.Name])
+				if err != nil {
+					bad = fmt.Errorf("field %q: %w", f.Name, err)
+					break
+				}
+				row[i] = v
+			}
+			if bad != nil {
+				if err := reject(r.rec, bad.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			file, line, ok := splitOrigin(r.rec.Origin)
+			if b != nil && (b.Len() >= batchSize || b.File != file || (b.Origins == nil) == ok) {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			if b == nil {
+				b = connector.NewBatch(st.Name, schema, min(batchSize, len(rows)))
+				b.File = file
+			}
+			b.Append(row)
+			if ok {
+				b.Origins = append(b.Origins, line)
+			}
+		}
+		if err := send(); err != nil {
+			return err
+		}
 	}
-	for _, r := range rows {
-		row := make([]any, len(schema.Fields))
-		var bad error
-		for i, f := range schema.Fields {
-			v, err := typed(f.Type, r.values[f.Name])
-			if err != nil {
-				bad = fmt.Errorf("field %q: %w", f.Name, err)
-				break
-			}
-			row[i] = v
-		}
-		if bad != nil {
-			if err := reject(r.rec, bad.Error()); err != nil {
-				return err
-			}
-			continue
-		}
-		file, line, ok := splitOrigin(r.rec.Origin)
-		if b != nil && (b.Len() >= batchSize || b.File != file || (b.Origins == nil) == ok) {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-		if b == nil {
-			b = connector.NewBatch(st.Name, schema, min(batchSize, len(rows)))
-			b.File = file
-		}
-		b.Append(row)
-		if ok {
-			b.Origins = append(b.Origins, line)
-		}
-	}
-	return send()
+	return nil
 }
 
 // splitOrigin parses "file:line"; other origins stand whole as the file.
@@ -283,6 +322,11 @@ func jsonType(v any) (connector.Type, bool) {
 		}
 		return connector.TypeFloat64, true
 	case string:
+		if len(x) >= 20 && x[10] == 'T' {
+			if _, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return connector.TypeTimestamp, true
+			}
+		}
 		return connector.TypeString, true
 	}
 	return connector.TypeJSON, true

@@ -304,6 +304,12 @@ func (e *emitter) send(ctx context.Context, ev event) error {
 }
 
 func (e *emitter) Emit(ctx context.Context, b *connector.Batch) error {
+	return e.emitFrom(ctx, b, 0)
+}
+
+// emitFrom passes a batch through the stream's steps from the one at index
+// from on: a replayed row re-enters the pipeline where it left it.
+func (e *emitter) emitFrom(ctx context.Context, b *connector.Batch, from int) error {
 	c, err := e.counters(b.Stream)
 	if err != nil {
 		return err
@@ -321,7 +327,7 @@ func (e *emitter) Emit(ctx context.Context, b *connector.Batch) error {
 		e.chains[b.Stream] = chain
 	}
 	stream := b.Stream
-	out, tr, err := chain.Apply(ctx, b)
+	out, tr, err := chain[min(from, len(chain)):].Apply(ctx, b)
 	e.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", stream, err)

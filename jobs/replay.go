@@ -49,7 +49,7 @@ func (r *Runner) replaySource(ctx context.Context, run *store.Run, spec *pipelin
 			return nil, fmt.Errorf("replay: load quarantined rows of run %s: %w", of, err)
 		}
 		for _, q := range rows {
-			records = append(records, engine.ReplayRecord{Stream: q.Stream, Origin: q.Origin, Raw: q.Raw})
+			records = append(records, engine.ReplayRecord{Stream: q.Stream, Origin: q.Origin, Raw: q.Raw, Step: q.Step})
 		}
 		if len(rows) < page.Limit {
 			break
