@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tributary-data/tributary/connectors/location"
 )
@@ -158,7 +159,8 @@ func (f File) open(offset int64) (io.ReadCloser, error) {
 		}
 		return fh, nil
 	}
-	return f.fs.Open(context.Background(), f.key, offset, f.ETag)
+	want := location.Info{Path: f.key, Size: f.Size, ModTime: time.Unix(0, f.ModTime), ETag: f.ETag}
+	return f.fs.Open(context.Background(), f.key, offset, want)
 }
 
 // OpenAt gives random access to the raw bytes of f, for formats that read

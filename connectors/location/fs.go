@@ -43,9 +43,10 @@ type FS interface {
 	// without glob characters names one file, which must exist.
 	Glob(ctx context.Context, pattern string) ([]Info, error)
 	Stat(ctx context.Context, path string) (Info, error)
-	// Open reads path from offset. A non-empty etag makes the read fail
-	// when the file no longer has that version, where the store can tell.
-	Open(ctx context.Context, path string, offset int64, etag string) (io.ReadCloser, error)
+	// Open reads path from offset. A non-zero want makes the open fail
+	// when the file is no longer the version listed, as far as the store
+	// can tell: by ETag (S3, HTTP) or by size and modification time (SFTP).
+	Open(ctx context.Context, path string, offset int64, want Info) (io.ReadCloser, error)
 	// OpenReaderAt gives random access to path, for formats that read a
 	// footer first (parquet).
 	OpenReaderAt(ctx context.Context, path string) (ReaderAt, error)

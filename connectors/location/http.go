@@ -108,10 +108,10 @@ func (h *httpFS) Glob(ctx context.Context, u string) ([]Info, error) {
 // Open asks for the bytes from offset with a Range request, guarded by
 // the ETag when known. A server that ignores ranges sends the whole body,
 // whose head is then skipped.
-func (h *httpFS) Open(ctx context.Context, u string, offset int64, etag string) (io.ReadCloser, error) {
+func (h *httpFS) Open(ctx context.Context, u string, offset int64, want Info) (io.ReadCloser, error) {
 	hdr := map[string]string{}
-	if etag != "" {
-		hdr["If-Match"] = etag
+	if want.ETag != "" {
+		hdr["If-Match"] = want.ETag
 	}
 	if offset > 0 {
 		hdr["Range"] = "bytes=" + strconv.FormatInt(offset, 10) + "-"
@@ -146,7 +146,7 @@ func (h *httpFS) OpenReaderAt(ctx context.Context, u string) (ReaderAt, error) {
 }
 
 func (h *httpFS) ReadFile(ctx context.Context, u string) ([]byte, error) {
-	r, err := h.Open(ctx, u, 0, "")
+	r, err := h.Open(ctx, u, 0, Info{})
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (localFS) Stat(_ context.Context, p string) (Info, error) {
 	return infoOf(p, fi), nil
 }
 
-func (localFS) Open(_ context.Context, p string, offset int64, _ string) (io.ReadCloser, error) {
+func (localFS) Open(_ context.Context, p string, offset int64, _ Info) (io.ReadCloser, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err

@@ -97,7 +97,7 @@ func TestContract(t *testing.T) {
 				t.Errorf("glob matching nothing: %v, %v", got, err)
 			}
 
-			rc, err := fsys.Open(ctx, fsys.Join(root, "a.csv"), 3, "")
+			rc, err := fsys.Open(ctx, fsys.Join(root, "a.csv"), 3, location.Info{})
 			if err != nil {
 				t.Fatal(err)
 			}

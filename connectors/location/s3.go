@@ -144,8 +144,8 @@ func (s *s3FS) get(ctx context.Context, p string, offset int64, etag string) (*m
 	return obj, st, nil
 }
 
-func (s *s3FS) Open(ctx context.Context, p string, offset int64, etag string) (io.ReadCloser, error) {
-	obj, _, err := s.get(ctx, p, offset, etag)
+func (s *s3FS) Open(ctx context.Context, p string, offset int64, want Info) (io.ReadCloser, error) {
+	obj, _, err := s.get(ctx, p, offset, want.ETag)
 	if err != nil {
 		return nil, err
 	}

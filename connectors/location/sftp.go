@@ -168,10 +168,24 @@ func (s *sftpFS) Glob(ctx context.Context, pattern string) ([]Info, error) {
 	return out, nil
 }
 
-func (s *sftpFS) Open(_ context.Context, p string, offset int64, _ string) (io.ReadCloser, error) {
+func (s *sftpFS) Open(_ context.Context, p string, offset int64, want Info) (io.ReadCloser, error) {
 	f, err := s.c.Open(p)
 	if err != nil {
 		return nil, s.wrap("open", p, err)
+	}
+	if want != (Info{}) {
+		// The handle reads the file now at p: one replaced since the
+		// listing shows another size or time.
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, s.wrap("stat", p, err)
+		}
+		if fi.Size() != want.Size || !fi.ModTime().Equal(want.ModTime) {
+			f.Close()
+			return nil, fmt.Errorf("open %s: changed since it was listed (size %d, modified %s; listed %d, %s)",
+				s.URL(p), fi.Size(), fi.ModTime().UTC().Format(time.RFC3339), want.Size, want.ModTime.UTC().Format(time.RFC3339))
+		}
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
