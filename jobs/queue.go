@@ -65,6 +65,14 @@ type Options struct {
 	// database cannot notify them (SQLite); River's default when zero.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// Tick, when set, is called about every TickInterval in one process
+	// at a time of all those sharing the store: River's elected leader
+	// enqueues a tick job, which processes with a Tick work from the
+	// "scheduler" queue. Without workers there is no River client, so no
+	// tick.
+	Tick func(ctx context.Context) error
+	// TickInterval is DefaultTickInterval when zero.
+	TickInterval time.Duration
 }
 
 // Queue enqueues runs and, with workers, executes them.
@@ -121,12 +129,20 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{runner: runner})
+	tw := &tickWorker{tick: opts.Tick, logger: logger}
+	river.AddWorker(workers, tw)
 	// A job whose worker died is rescued after RescueAfter; the run's lease
 	// keeps a rescue of a live run from executing it twice, so this need
 	// not be long.
 	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1, RescueStuckJobsAfter: RescueAfter}
 	if opts.Workers > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+		// Every client may be elected leader, so every one enqueues ticks;
+		// only those with a Tick work them.
+		cfg.PeriodicJobs = []*river.PeriodicJob{tickJob(opts.TickInterval)}
+		if opts.Tick != nil {
+			cfg.Queues[TickQueue] = river.QueueConfig{MaxWorkers: 1}
+		}
 		cfg.FetchPollInterval = opts.PollInterval
 		if p := cfg.FetchPollInterval; p > 0 && p < 100*time.Millisecond {
 			// River's default cooldown (100ms) may not exceed the interval.

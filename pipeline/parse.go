@@ -87,7 +87,7 @@ var knownKeys = map[string][]string{
 	"":            {"version", "name", "description", "source", "destination", "transforms", "checks", "options", "schedule", "depends_on"},
 	"source":      {"connector", "connection", "config", "streams"},
 	"destination": {"connector", "connection", "config"},
-	"options":     {"batch_size", "max_quarantine_ratio", "schema_policy", "commit_rows", "commit_interval", "state_file", "profile", "retries", "retry_backoff", "timeout"},
+	"options":     {"batch_size", "max_quarantine_ratio", "schema_policy", "commit_rows", "commit_interval", "state_file", "profile", "late_after", "retries", "retry_backoff", "timeout"},
 }
 
 func unknownKeys(root *yaml.Node, idx lineIndex) Errors {

@@ -82,6 +82,10 @@ type Options struct {
 	// Profile turns column profiling of written rows off when false; it is
 	// on by default. The benchmark uses it to measure what profiling costs.
 	Profile *bool `json:"profile,omitempty" yaml:"profile,omitempty"`
+	// LateAfter is how long after a scheduled time the pipeline is late
+	// without a succeeded run, as a Go duration ("30m"); one schedule
+	// interval when empty.
+	LateAfter string `json:"late_after,omitempty" yaml:"late_after,omitempty"`
 	// Retries is how many times a served run that failed is tried again,
 	// each attempt resuming from the last checkpoint.
 	Retries int `json:"retries,omitempty" yaml:"retries,omitempty"`

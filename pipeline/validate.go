@@ -88,6 +88,7 @@ func (s *Spec) Validate() error {
 			add("options."+d.key, "must be a positive duration such as \"30s\"")
 		}
 	}
+	s.validateSchedule(add)
 	for i, d := range s.DependsOn {
 		if strings.TrimSpace(d) == "" {
 			add(fmt.Sprintf("depends_on[%d]", i), "must name a pipeline")
