@@ -1,7 +1,6 @@
 package filesink_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,12 +14,6 @@ import (
 	"github.com/tributary-data/tributary/connectors/location/peertest"
 	"github.com/tributary-data/tributary/connectors/parquet"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	peertest.Stop()
-	os.Exit(code)
-}
 
 // TestRemoteConformance runs the destination suite with the directory on
 // a MinIO bucket and on an SFTP server: the same manifest commit, crash

@@ -30,12 +30,6 @@ import (
 	_ "github.com/tributary-data/tributary/connectors/xml"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	peertest.Stop()
-	os.Exit(code)
-}
-
 // remote is a place files are read from in these tests.
 type remote struct {
 	name string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,12 +13,6 @@ import (
 	"github.com/tributary-data/tributary/connectors/location"
 	"github.com/tributary-data/tributary/connectors/location/peertest"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	peertest.Stop()
-	os.Exit(code)
-}
 
 // writable is one file system under test with the location of a fresh
 // directory in it.

@@ -2,7 +2,8 @@
 // tests: a MinIO server (S3) from a binary built once outside the
 // repository, and an SFTP server over x/crypto/ssh and pkg/sftp in the
 // test process. Under CI (CI=true) a peer that cannot start fails the
-// test; elsewhere it skips it.
+// test; elsewhere it skips it. Every peer stops with the test that
+// started it.
 package peertest
 
 import (
@@ -87,36 +88,23 @@ func (s *S3) Bucket(t testing.TB) string {
 	return name
 }
 
-var (
-	minioOnce sync.Once
-	minioSrv  *S3
-	minioErr  error
-)
-
-// StartS3 returns the MinIO server of this test binary, starting it on a
-// free port over a temporary directory at first use. It stops when the
-// process exits (Stop from TestMain stops it sooner).
+// StartS3 starts a MinIO server for the test on a free port over a
+// temporary directory; it stops with the test. A start takes about half
+// a second.
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
-	minioOnce.Do(func() { minioSrv, minioErr = startMinIO() })
-	if minioErr != nil {
-		unavailable(t, "S3 peer: %v", minioErr)
+	dir := t.TempDir()
+	s, cmd, err := startMinIO(dir)
+	if cmd != nil {
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
 	}
-	return minioSrv
-}
-
-var minioCmd *exec.Cmd
-var minioDir string
-
-// Stop ends the MinIO server started by StartS3, if any.
-func Stop() {
-	if minioCmd != nil && minioCmd.Process != nil {
-		minioCmd.Process.Kill()
-		minioCmd.Wait()
+	if err != nil {
+		unavailable(t, "S3 peer: %v", err)
 	}
-	if minioDir != "" {
-		os.RemoveAll(minioDir)
-	}
+	return s
 }
 
 func freePort() (int, error) {
@@ -128,36 +116,31 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startMinIO() (*S3, error) {
+func startMinIO(dir string) (*S3, *exec.Cmd, error) {
 	bin := MinIOPath()
 	if bin == "" {
-		return nil, errors.New("no minio binary: run .ci/run once, or GOBIN=$HOME/.cache/tributary/bin go install github.com/minio/minio@latest")
+		return nil, nil, errors.New("no minio binary: run .ci/run once, or GOBIN=$HOME/.cache/tributary/bin go install github.com/minio/minio@latest")
 	}
-	dir, err := os.MkdirTemp("", "tributary-minio-")
-	if err != nil {
-		return nil, err
-	}
-	minioDir = dir
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cport, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := &S3{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), AccessKey: "tributary", SecretKey: "tributary-secret"}
 	cmd := exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port), "--console-address", fmt.Sprintf("127.0.0.1:%d", cport), filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey, "MINIO_BROWSER=off", "MINIO_UPDATE=off")
 	logf, err := os.Create(filepath.Join(dir, "minio.log"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	minioCmd = cmd
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.Endpoint + "/minio/health/live")
@@ -169,18 +152,16 @@ func startMinIO() (*S3, error) {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logf.Name())
-			Stop()
-			return nil, fmt.Errorf("minio did not become ready on port %d: %s", port, log)
+			return nil, cmd, fmt.Errorf("minio did not become ready on port %d: %s", port, log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	c, err := minio.New(fmt.Sprintf("127.0.0.1:%d", port), &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
 	if err != nil {
-		Stop()
-		return nil, err
+		return nil, cmd, err
 	}
 	s.Client = c
-	return s, nil
+	return s, cmd, nil
 }
 
 // SFTP is an SFTP server serving the machine's file system, reached as
