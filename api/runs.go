@@ -145,8 +145,8 @@ func orNone[T any](xs []T) []T {
 
 type runDetailOut struct{ Body *RunDetail }
 
-// runFilterIn are the filters and order of run lists.
-type runFilterIn struct {
+// RunFilterIn are the filters and order of run lists.
+type RunFilterIn struct {
 	Status      []store.RunStatus `query:"status" enum:"queued,running,succeeded,failed,cancelled" doc:"Keep runs with any of these statuses, comma-separated (status=failed,cancelled)"`
 	Trigger     store.Trigger     `query:"trigger" doc:"Keep runs started this way: manual, schedule, dependency or replay"`
 	CreatedFrom time.Time         `query:"created_from" doc:"Keep runs created at or after this time (RFC 3339)" example:"2026-11-24T00:00:00Z"`
@@ -155,7 +155,7 @@ type runFilterIn struct {
 	PageIn
 }
 
-func (f runFilterIn) filter(pipelineID string) (store.RunFilter, error) {
+func (f RunFilterIn) filter(pipelineID string) (store.RunFilter, error) {
 	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedTo.After(f.CreatedFrom) {
 		return store.RunFilter{}, huma.Error422UnprocessableEntity("empty time range", &huma.ErrorDetail{
 			Location: "query.created_to", Message: "must be after created_from", Value: f.CreatedTo.Format(time.RFC3339Nano),
@@ -212,19 +212,19 @@ func (s *server) runs(api huma.API) {
 		Summary: "List a pipeline's runs, newest first",
 	}, func(ctx context.Context, in *struct {
 		ID string `path:"id"`
-		runFilterIn
+		RunFilterIn
 	}) (*runsOut, error) {
 		if _, err := s.store.Pipeline(ctx, in.ID); err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		return s.listRuns(ctx, in.ID, in.runFilterIn)
+		return s.listRuns(ctx, in.ID, in.RunFilterIn)
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-runs", Method: http.MethodGet, Path: "/api/v1/runs", Tags: []string{"runs"},
 		Summary: "List runs of every pipeline, newest first",
 	}, func(ctx context.Context, in *struct {
 		Pipeline string `query:"pipeline" doc:"Keep the runs of this pipeline (its id)"`
-		runFilterIn
+		RunFilterIn
 	}) (*runsOut, error) {
 		if in.Pipeline != "" {
 			_, err := s.store.Pipeline(ctx, in.Pipeline)
@@ -234,7 +234,7 @@ func (s *server) runs(api huma.API) {
 				return nil, s.fail(ctx, err)
 			}
 		}
-		return s.listRuns(ctx, in.Pipeline, in.runFilterIn)
+		return s.listRuns(ctx, in.Pipeline, in.RunFilterIn)
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-run", Method: http.MethodGet, Path: "/api/v1/runs/{id}", Tags: []string{"runs"},
@@ -287,7 +287,7 @@ func (s *server) runs(api huma.API) {
 	s.runLogStream(api)
 }
 
-func (s *server) listRuns(ctx context.Context, pipelineID string, in runFilterIn) (*runsOut, error) {
+func (s *server) listRuns(ctx context.Context, pipelineID string, in RunFilterIn) (*runsOut, error) {
 	f, err := in.filter(pipelineID)
 	if err != nil {
 		return nil, err
