@@ -40,6 +40,9 @@ type remote struct {
 	remove func(t *testing.T, name string)
 	// glob is false where a URL names one file only (https).
 	glob bool
+	// ranges counts the ranged requests a server answered, where the
+	// test serves the files itself.
+	ranges func() int
 }
 
 // store is a remote written through its own file system.
@@ -130,6 +133,11 @@ func remotes(t *testing.T) []remote {
 			fs.mu.Lock()
 			delete(fs.data, n)
 			fs.mu.Unlock()
+		},
+		ranges: func() int {
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			return fs.ranges
 		},
 	}
 	return []remote{
@@ -359,7 +367,14 @@ func TestRemoteResume(t *testing.T) {
 				name := "resume/data." + f.kind
 				rm.put(t, name, []byte(f.data))
 				src := source(t, f.kind, rm, rm.url(name), nil)
+				var before int
+				if rm.ranges != nil {
+					before = rm.ranges()
+				}
 				e := sourcetest.ReadInPieces(t, src, connector.Stream{Name: "s", SyncMode: connector.IncrementalAppend}, 7, 1)
+				if rm.ranges != nil && rm.ranges()-before < 5 {
+					t.Errorf("%d ranged requests: the runs did not resume inside the file", rm.ranges()-before)
+				}
 				if got := ids(e); !slices.Equal(got, want) {
 					t.Fatalf("ids = %v, want 1..40 once each", got)
 				}
