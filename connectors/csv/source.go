@@ -15,7 +15,7 @@ import (
 // StreamConfig holds the settings of one stream; every field left empty
 // falls back to the connector-level value.
 type StreamConfig struct {
-	Path       string   `json:"path,omitempty" jsonschema:"description=Glob of the files to read; every match feeds the stream in sorted order. A .gz suffix means gzip."`
+	Path       string   `json:"path,omitempty" jsonschema:"description=Glob of the files to read: a local path or s3://bucket/prefix/*.ext or sftp://user@host/dir/*.ext or one https:// URL; every match feeds the stream in sorted order. A .gz suffix means gzip."`
 	Delimiter  string   `json:"delimiter,omitempty" jsonschema:"description=Field delimiter (one byte),default=\\,"`
 	Quote      string   `json:"quote,omitempty" jsonschema:"description=Quote character (one byte),default=\""`
 	Header     *bool    `json:"header,omitempty" jsonschema:"description=Whether the first line holds the column names,default=true"`

@@ -18,7 +18,7 @@ import (
 // StreamConfig holds the settings of one stream; every field left empty
 // falls back to the connector-level value.
 type StreamConfig struct {
-	Path       string `json:"path,omitempty" jsonschema:"description=Glob of the files to read; every match feeds the stream in sorted order. A .gz suffix means gzip."`
+	Path       string `json:"path,omitempty" jsonschema:"description=Glob of the files to read: a local path or s3://bucket/prefix/*.ext or sftp://user@host/dir/*.ext or one https:// URL; every match feeds the stream in sorted order. A .gz suffix means gzip."`
 	Records    string `json:"records,omitempty" jsonschema:"description=Dotted path to the array of records inside a top-level object (e.g. data.items); empty when the document is the array"`
 	SampleRows int    `json:"sample_rows,omitempty" jsonschema:"description=Records of the first file sampled to infer field types,default=1000"`
 }

@@ -30,7 +30,7 @@ type Options struct {
 	SFTPHostKey    string `json:"sftp_host_key_fingerprint,omitempty" jsonschema:"description=Pinned SHA256 fingerprint of the server's host key as ssh-keygen -l prints it (SHA256:...)"`
 
 	HTTPHeaders map[string]string `json:"http_headers,omitempty" secret:"true" jsonschema:"description=Headers sent with every https:// request (e.g. Authorization)"`
-	CAFile      string            `json:"ca_file,omitempty" jsonschema:"description=PEM file of certificate authorities trusted for https:// and TLS S3 endpoints, besides the system ones"`
+	CAFile      string            `json:"ca_file,omitempty" jsonschema:"description=PEM file of certificate authorities trusted for https:// and TLS S3 endpoints in addition to the system ones"`
 }
 
 // Resolver turns paths and URLs into file systems, keeping one client per

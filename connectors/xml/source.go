@@ -20,7 +20,7 @@ import (
 // StreamConfig holds the settings of one stream; every field left empty
 // falls back to the connector-level value.
 type StreamConfig struct {
-	Path       string `json:"path,omitempty" jsonschema:"description=Glob of the files to read; every match feeds the stream in sorted order. A .gz suffix means gzip."`
+	Path       string `json:"path,omitempty" jsonschema:"description=Glob of the files to read: a local path or s3://bucket/prefix/*.ext or sftp://user@host/dir/*.ext or one https:// URL; every match feeds the stream in sorted order. A .gz suffix means gzip."`
 	RecordPath string `json:"record_path,omitempty" jsonschema:"description=Slash-separated element names from the root to the record element (e.g. catalog/book); empty means every child of the root"`
 	SampleRows int    `json:"sample_rows,omitempty" jsonschema:"description=Records of the first file sampled to infer field types,default=1000"`
 }
