@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -242,6 +245,12 @@ func (s *server) pipelines(api huma.API) {
 		}
 		if err != nil {
 			return nil, s.fail(ctx, err)
+		}
+		if s.data != "" {
+			// The local state file of a pipeline that no longer exists.
+			if err := os.Remove(filepath.Join(s.data, "state", in.ID+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.log.WarnContext(ctx, "remove state file of a deleted pipeline", "pipeline_id", in.ID, "error", err)
+			}
 		}
 		return nil, nil
 	})

@@ -221,7 +221,17 @@ func TestListDeleteValidate(t *testing.T) {
 		}
 		e.must(409, "DELETE", "/api/v1/pipelines/"+ids["stock"], nil)
 		e.must(200, "POST", "/api/v1/runs/"+run.ID+"/cancel", nil)
+		stateFile := filepath.Join(e.dir, "state", ids["stock"]+".json")
+		if err := os.MkdirAll(filepath.Dir(stateFile), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(stateFile, []byte(`{"pipeline":"stock","streams":{}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		e.must(204, "DELETE", "/api/v1/pipelines/"+ids["stock"], nil)
+		if _, err := os.Stat(stateFile); !os.IsNotExist(err) {
+			t.Errorf("state file of the deleted pipeline: %v", err)
+		}
 		e.must(404, "GET", "/api/v1/pipelines/"+ids["stock"], nil)
 		e.must(404, "GET", "/api/v1/runs/"+run.ID, nil)
 		e.must(404, "DELETE", "/api/v1/pipelines/"+ids["stock"], nil)
