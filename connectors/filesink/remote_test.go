@@ -1,11 +1,18 @@
 package filesink_test
 
 import (
+	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/csv"
 	"github.com/tributary-data/tributary/connectors/filesink"
 	"github.com/tributary-data/tributary/connectors/filesink/sinktest"
@@ -58,5 +65,40 @@ func TestNewRefusesHTTPS(t *testing.T) {
 	}
 	if _, err := filesink.New("s3://bucket/out", jsonl.SinkFormat()); err == nil {
 		t.Error("New took a remote location without options")
+	}
+}
+
+// TestRemoteDocExamples builds the destinations of the remote files page,
+// so a documented setting the connectors refuse fails here.
+func TestRemoteDocExamples(t *testing.T) {
+	data, err := os.ReadFile("../../docs/connectors/remote-files.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
+		var doc struct {
+			Destination struct {
+				Connector string         `yaml:"connector"`
+				Config    map[string]any `yaml:"config"`
+			} `yaml:"destination"`
+		}
+		if err := yaml.Unmarshal(m[1], &doc); err != nil {
+			t.Fatalf("example does not parse: %v\n%s", err, m[1])
+		}
+		if doc.Destination.Connector == "" {
+			continue
+		}
+		raw, _ := json.Marshal(doc.Destination.Config)
+		d, err := connector.NewDestination(context.Background(), doc.Destination.Connector, raw)
+		if err != nil {
+			t.Errorf("example destination refused: %v\n%s", err, m[1])
+			continue
+		}
+		d.Close()
+		checked++
+	}
+	if checked == 0 {
+		t.Error("no destination example")
 	}
 }

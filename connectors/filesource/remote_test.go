@@ -464,3 +464,8 @@ func TestHTTPSWithoutValidators(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestRemoteDocExamples builds the sources of the remote files page.
+func TestRemoteDocExamples(t *testing.T) {
+	sourcetest.CheckDocExamples(t, "../../docs/connectors/remote-files.md", "csv")
+}
