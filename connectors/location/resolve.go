@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Options are the credentials and settings of remote locations, shared by
@@ -213,6 +214,9 @@ func transport(opts Options) (*http.Transport, error) {
 		return nil, err
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	// A server that accepts a request and never answers would hold a run
+	// forever; bodies may take as long as they need.
+	t.ResponseHeaderTimeout = 2 * time.Minute
 	if tc != nil {
 		t.TLSClientConfig = tc
 	}
