@@ -10,6 +10,7 @@ import (
 	_ "github.com/tributary-data/tributary/connectors/parquet"
 	_ "github.com/tributary-data/tributary/connectors/postgres"
 	_ "github.com/tributary-data/tributary/connectors/rest"
+	_ "github.com/tributary-data/tributary/connectors/salesforce"
 	_ "github.com/tributary-data/tributary/connectors/sqlite"
 	_ "github.com/tributary-data/tributary/connectors/xml"
 )

@@ -71,14 +71,14 @@ type Retry struct {
 
 // StreamConfig is the settings of one stream.
 type StreamConfig struct {
-	Path    string            `json:"path,omitempty" jsonschema:"description=Path under base_url or absolute URL; {field} is a field of the parent record"`
-	Method  string            `json:"method,omitempty" jsonschema:"enum=GET,enum=POST,default=GET"`
-	Params  map[string]string `json:"params,omitempty" jsonschema:"description=Query parameters of the first request"`
-	Body    map[string]any    `json:"body,omitempty" jsonschema:"description=JSON body (POST)"`
-	Records string            `json:"records,omitempty" jsonschema:"description=JSONPath of the records in a response ($.data or $.data.items[*]); default: the body if an array else $.data"`
-	Pagination  *Pagination  `json:"pagination,omitempty"`
-	Incremental *Incremental `json:"incremental,omitempty"`
-	Parent      *Parent      `json:"parent,omitempty"`
+	Path        string            `json:"path,omitempty" jsonschema:"description=Path under base_url or absolute URL; {field} is a field of the parent record"`
+	Method      string            `json:"method,omitempty" jsonschema:"enum=GET,enum=POST,default=GET"`
+	Params      map[string]string `json:"params,omitempty" jsonschema:"description=Query parameters of the first request"`
+	Body        map[string]any    `json:"body,omitempty" jsonschema:"description=JSON body (POST)"`
+	Records     string            `json:"records,omitempty" jsonschema:"description=JSONPath of the records in a response ($.data or $.data.items[*]); default: the body if an array else $.data"`
+	Pagination  *Pagination       `json:"pagination,omitempty"`
+	Incremental *Incremental      `json:"incremental,omitempty"`
+	Parent      *Parent           `json:"parent,omitempty"`
 }
 
 // Pagination says how to get the next page.

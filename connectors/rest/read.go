@@ -46,10 +46,6 @@ type sampler struct {
 	text    bool
 }
 
-// flushEvery bounds how long read rows wait for a checkpoint when pages
-// are small and slow.
-const flushEvery = time.Second
-
 // Pages turns the records of a stream's pages into batches and
 // checkpoints. A vendor's own reader ([StreamHooks.Read]) hands its
 // records to it.
@@ -60,6 +56,7 @@ type Pages struct {
 	limit     int
 	text      bool
 	sample    *sampler
+	reshape   func([]filesource.KV) []filesource.KV
 
 	objects   *filesource.Objects
 	b         *connector.Batch
@@ -68,7 +65,6 @@ type Pages struct {
 	low       string
 	rows      int
 	seq       int64
-	lastFlush time.Time
 	extra     []filesource.KV
 	// ctx and err carry the emit of a batch cut short by a schema change
 	// out of alloc.
@@ -88,20 +84,21 @@ func (p *Pages) Resume() json.RawMessage { return p.pos.Custom }
 func (p *Pages) Full() bool { return p.limit > 0 && p.rows >= p.limit }
 
 // Add hands over one page of records of a vendor reader; resume is where
-// its reading continues after them and is saved with the page.
+// its reading continues after them and is saved with the page, nil after
+// the last page.
 func (p *Pages) Add(ctx context.Context, records [][]filesource.KV, origin string, resume json.RawMessage) error {
 	recs := make([]any, len(records))
 	for i, r := range records {
 		recs[i] = r
 	}
-	return p.page(ctx, recs, origin, func(s *state) { s.Custom = resume })
+	return p.page(ctx, recs, origin, func(s *state) { s.Custom, s.Done = resume, resume == nil })
 }
 
 // page converts the records of one page, then moves the position on.
 func (p *Pages) page(ctx context.Context, recs []any, origin string, move func(*state)) error {
 	if p.sample != nil {
 		for _, r := range recs {
-			if kv, ok := recordKVs(r); ok {
+			if kv, ok := p.recordKVs(r); ok {
 				p.sample.records = append(p.sample.records, p.withExtra(kv))
 			}
 			if len(p.sample.records) >= p.sample.limit {
@@ -114,7 +111,7 @@ func (p *Pages) page(ctx context.Context, recs []any, origin string, move func(*
 	if p.objects == nil {
 		var sample [][]filesource.KV
 		for _, r := range recs {
-			if kv, ok := recordKVs(r); ok {
+			if kv, ok := p.recordKVs(r); ok {
 				sample = append(sample, p.withExtra(kv))
 			}
 		}
@@ -127,7 +124,7 @@ func (p *Pages) page(ctx context.Context, recs []any, origin string, move func(*
 			break
 		}
 		where := fmt.Sprintf("%s, record %d", origin, i+1)
-		kv, ok := recordKVs(r)
+		kv, ok := p.recordKVs(r)
 		if !ok {
 			raw, _ := json.Marshal(plain(r))
 			if err := p.reject(ctx, where, string(raw), fmt.Sprintf("record is a %s, not an object", jsonKind(r))); err != nil {
@@ -163,10 +160,9 @@ func (p *Pages) page(ctx context.Context, recs []any, origin string, move func(*
 		p.rows++
 	}
 	move(&p.pos)
-	if p.b != nil && (p.b.Len() >= p.batchSize || time.Since(p.lastFlush) >= flushEvery) {
-		return p.flush(ctx, true)
-	}
-	return nil
+	// Every page ends with a checkpoint: the engine decides how many it
+	// commits, and a crash resumes at the page after the last commit.
+	return p.flush(ctx, true)
 }
 
 func (p *Pages) withExtra(kv []filesource.KV) []filesource.KV {
@@ -197,6 +193,11 @@ func (p *Pages) alloc(s *connector.Schema) []any {
 			p.err = fmt.Errorf("emit: %w", err)
 		}
 	}
+	if p.b != nil && p.b.Len() >= p.batchSize {
+		if err := p.emitBatch(p.ctx); err != nil && p.err == nil {
+			p.err = fmt.Errorf("emit: %w", err)
+		}
+	}
 	if p.b == nil {
 		p.b = connector.NewBatch(p.stream.Name, s, p.batchSize)
 		p.b.File = p.stream.Name
@@ -223,7 +224,6 @@ func (p *Pages) flush(ctx context.Context, checkpoint bool) error {
 	if err := p.emitBatch(ctx); err != nil {
 		return fmt.Errorf("emit: %w", err)
 	}
-	p.lastFlush = time.Now()
 	if !checkpoint {
 		return nil
 	}
@@ -263,14 +263,20 @@ func (p *Pages) reject(ctx context.Context, origin, raw, reason string) error {
 	return p.emit.Reject(ctx, connector.Reject{Stream: p.stream.Name, Origin: origin, Raw: raw, Reason: reason, Step: "read", At: time.Now().UTC()})
 }
 
-func recordKVs(r any) ([]filesource.KV, bool) {
+func (p *Pages) recordKVs(r any) ([]filesource.KV, bool) {
+	var kv []filesource.KV
 	switch x := r.(type) {
 	case *object:
-		return x.kvs(), true
+		kv = x.kvs()
 	case []filesource.KV:
-		return x, true
+		kv = x
+	default:
+		return nil, false
 	}
-	return nil, false
+	if p.reshape != nil {
+		kv = p.reshape(kv)
+	}
+	return kv, true
 }
 
 func kvObject(kv []filesource.KV) *object {
@@ -348,7 +354,7 @@ func (s *Source) readStream(ctx context.Context, st connector.Stream, raw json.R
 	if s.opts.Hooks != nil {
 		hooks = s.opts.Hooks(st.Name, sc)
 	}
-	p := &Pages{stream: st, emit: emit, batchSize: req.BatchSize, limit: req.Limit, text: hooks.Text, lastFlush: time.Now()}
+	p := &Pages{stream: st, emit: emit, batchSize: req.BatchSize, limit: req.Limit, text: hooks.Text, reshape: hooks.Record}
 	if p.batchSize <= 0 {
 		p.batchSize = filesource.DefaultBatchSize
 	}

@@ -71,30 +71,30 @@ func TestPaginationAuthAndFaults(t *testing.T) {
 	}{
 		{
 			name: "page number, api key in header", auth: "api_key_header",
-			authCfg: map[string]any{"type": "api_key", "name": "X-Api-Key", "value": "k-123"},
-			stream:  map[string]any{"path": "/page/orders", "records": "$.data", "pagination": map[string]any{"type": "page", "size_param": "per_page", "size": 10}},
-			faults:  map[int]string{2: "429", 3: "503"},
+			authCfg:  map[string]any{"type": "api_key", "name": "X-Api-Key", "value": "k-123"},
+			stream:   map[string]any{"path": "/page/orders", "records": "$.data", "pagination": map[string]any{"type": "page", "size_param": "per_page", "size": 10}},
+			faults:   map[int]string{2: "429", 3: "503"},
 			wantReqs: []string{"/page/orders?page=1&per_page=10", "/page/orders?page=2&per_page=10", "/page/orders?page=3&per_page=10"},
 		},
 		{
 			name: "offset and limit, api key in query", auth: "api_key_query",
-			authCfg: map[string]any{"type": "api_key", "name": "api_key", "in": "query", "value": "k-123"},
-			stream:  map[string]any{"path": "/offset/orders", "records": "$.results.items[*]", "pagination": map[string]any{"type": "offset", "size": 10}},
-			faults:  map[int]string{1: "500-html", 2: "429-backoff"},
+			authCfg:  map[string]any{"type": "api_key", "name": "api_key", "in": "query", "value": "k-123"},
+			stream:   map[string]any{"path": "/offset/orders", "records": "$.results.items[*]", "pagination": map[string]any{"type": "offset", "size": 10}},
+			faults:   map[int]string{1: "500-html", 2: "429-backoff"},
 			wantReqs: []string{"/offset/orders?limit=10&offset=0", "/offset/orders?limit=10&offset=10", "/offset/orders?limit=10&offset=20"},
 		},
 		{
 			name: "cursor in body, bearer", auth: "bearer",
-			authCfg: map[string]any{"type": "bearer", "token": "t-456"},
-			stream:  map[string]any{"path": "/cursor/orders", "records": "$.data", "pagination": map[string]any{"type": "cursor", "cursor_path": "$.next_cursor", "param": "cursor"}},
-			faults:  map[int]string{3: "truncated"},
+			authCfg:  map[string]any{"type": "bearer", "token": "t-456"},
+			stream:   map[string]any{"path": "/cursor/orders", "records": "$.data", "pagination": map[string]any{"type": "cursor", "cursor_path": "$.next_cursor", "param": "cursor"}},
+			faults:   map[int]string{3: "truncated"},
 			wantReqs: []string{"/cursor/orders", "/cursor/orders?cursor=YXQ6Nw", "/cursor/orders?cursor=YXQ6MTQ", "/cursor/orders?cursor=YXQ6MjE"},
 		},
 		{
 			name: "link header, basic", auth: "basic",
-			authCfg: map[string]any{"type": "basic", "username": "ann", "password": "pä55"},
-			stream:  map[string]any{"path": "/link/orders"},
-			faults:  map[int]string{2: "503"},
+			authCfg:  map[string]any{"type": "basic", "username": "ann", "password": "pä55"},
+			stream:   map[string]any{"path": "/link/orders"},
+			faults:   map[int]string{2: "503"},
 			wantReqs: []string{"/link/orders", "/link/orders?from=6", "/link/orders?from=12", "/link/orders?from=18", "/link/orders?from=24"},
 		},
 		{
@@ -479,8 +479,8 @@ func TestSpecMarksAuthSecret(t *testing.T) {
 func TestNextLink(t *testing.T) {
 	cases := map[string]string{
 		`<https://a/x?page=2>; rel="next", <https://a/x?page=9>; rel="last"`: "https://a/x?page=2",
-		`<https://a/x?page=1>; rel="prev first", <https://a/y>; rel="next"`: "https://a/y",
-		`<https://a/x>; rel=next`:  "https://a/x",
+		`<https://a/x?page=1>; rel="prev first", <https://a/y>; rel="next"`:  "https://a/y",
+		`<https://a/x>; rel=next`:   "https://a/x",
 		`<https://a/x>; rel="last"`: "",
 		``:                          "",
 	}

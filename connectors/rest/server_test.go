@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -33,13 +34,15 @@ type apiServer struct {
 	n        int
 	// tokens issued and how often each was used; tokenUses bounds the
 	// uses of one token before the API calls it expired.
-	tokens      map[string]int
-	tokenUses   int
-	tokenCalls  []string
-	refreshTok  string
-	clientCalls int
+	tokens     map[string]int
+	tokenUses  int
+	tokenCalls []string
+	refreshTok string
 	// delay stalls the first request this long (timeouts).
 	delay time.Duration
+	// down answers every request from this request number on with a 404,
+	// an API gone away mid-sync; 0 means never.
+	down int
 }
 
 type order struct {
@@ -71,8 +74,22 @@ func makeOrders(n int) []order {
 }
 
 func newAPIServer(t *testing.T, auth string, orders int) *apiServer {
+	return newAPIServerAt(t, auth, orders, "")
+}
+
+// newAPIServerAt listens on addr ("" for any free port).
+func newAPIServerAt(t *testing.T, auth string, orders int, addr string) *apiServer {
 	s := &apiServer{t: t, auth: auth, orders: makeOrders(orders), faults: map[int]string{}, tokens: map[string]int{}, refreshTok: "refresh-0"}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", addr, err)
+		}
+		s.Listener.Close()
+		s.Listener = l
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
@@ -103,6 +120,12 @@ func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !s.authorized(w, r) {
+		return
+	}
+	if s.down > 0 && n >= s.down {
+		// Late, so what the run read before is committed by then.
+		time.Sleep(300 * time.Millisecond)
+		http.Error(w, `{"error":"gone"}`, http.StatusNotFound)
 		return
 	}
 	switch fault {
@@ -178,7 +201,7 @@ func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 		lim, _ := strconv.Atoi(q.Get("limit"))
 		from, to := window(off, lim, len(orders))
 		writeJSON(w, map[string]any{"results": map[string]any{"items": orders[from:to], "total": len(orders)}})
-	case path == "/cursor/orders":
+	case path == "/cursor/orders" || path == "/orders":
 		off := 0
 		if c := q.Get("cursor"); c != "" {
 			b, _ := base64.RawURLEncoding.DecodeString(c)

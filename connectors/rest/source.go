@@ -43,6 +43,9 @@ type StreamHooks struct {
 	// Text says record values are text to be typed by their looks (CSV),
 	// not JSON values.
 	Text bool
+	// Record reshapes each record before it is typed (drops an API's
+	// metadata field, say).
+	Record func([]filesource.KV) []filesource.KV
 }
 
 // Source is the rest source. It implements [connector.Source].
