@@ -145,7 +145,7 @@ type format struct {
 // Infer reads the header and a sample of the first file.
 func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector.Schema, error) {
 	for _, file := range files {
-		s, err := f.inferFile(file, nil)
+		s, err := f.inferFile(ctx, file, nil)
 		if errors.Is(err, errEmpty) {
 			continue
 		}
@@ -161,8 +161,8 @@ var errEmpty = errors.New("empty file")
 
 // inferFile returns the schema of one file: its column names, with the
 // types of known (stream-level) columns and inferred types for the rest.
-func (f *format) inferFile(file filesource.File, known *connector.Schema) (*connector.Schema, error) {
-	r, err := filesource.Open(file, 0)
+func (f *format) inferFile(ctx context.Context, file filesource.File, known *connector.Schema) (*connector.Schema, error) {
+	r, err := filesource.OpenContext(ctx, file, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (f *format) Open(ctx context.Context, pos filesource.Position, schema *conn
 	file := pos.File
 	fileSchema := schema
 	if f.settings.header {
-		r, err := filesource.Open(file, 0)
+		r, err := filesource.OpenContext(ctx, file, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +312,7 @@ func (f *format) Open(ctx context.Context, pos filesource.Position, schema *conn
 			return nil, err
 		}
 		if !equalNames(names, schema.Names()) {
-			if fileSchema, err = f.inferFile(file, schema); err != nil {
+			if fileSchema, err = f.inferFile(ctx, file, schema); err != nil {
 				return nil, err
 			}
 		}
@@ -320,7 +320,7 @@ func (f *format) Open(ctx context.Context, pos filesource.Position, schema *conn
 			pos.Mark = start
 		}
 	}
-	r, err := filesource.Open(file, pos.Offset)
+	r, err := filesource.OpenContext(ctx, file, pos.Offset)
 	if err != nil {
 		return nil, err
 	}

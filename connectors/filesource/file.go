@@ -104,11 +104,17 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // gzip files are decompressed up to offset, which is the price of resuming
 // inside a compressed file.
 func Open(f File, offset int64) (*Reader, error) {
+	return OpenContext(context.Background(), f, offset)
+}
+
+// OpenContext is [Open] with a context that ends remote reads when it is
+// done.
+func OpenContext(ctx context.Context, f File, offset int64) (*Reader, error) {
 	seek := offset
 	if f.Gzip() {
 		seek = 0
 	}
-	fh, err := f.open(seek)
+	fh, err := f.open(ctx, seek)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +151,7 @@ func Open(f File, offset int64) (*Reader, error) {
 // open opens the raw bytes of f from offset: a seek for local and SFTP
 // files, a ranged request for S3 and HTTPS, guarded by the ETag so that a
 // file rewritten since it was listed fails instead of mixing versions.
-func (f File) open(offset int64) (io.ReadCloser, error) {
+func (f File) open(ctx context.Context, offset int64) (io.ReadCloser, error) {
 	if f.fs == nil {
 		fh, err := os.Open(f.Path)
 		if err != nil {
@@ -160,17 +166,17 @@ func (f File) open(offset int64) (io.ReadCloser, error) {
 		return fh, nil
 	}
 	want := location.Info{Path: f.key, Size: f.Size, ModTime: time.Unix(0, f.ModTime), ETag: f.ETag}
-	return f.fs.Open(context.Background(), f.key, offset, want)
+	return f.fs.Open(ctx, f.key, offset, want)
 }
 
 // OpenAt gives random access to the raw bytes of f, for formats that read
 // a footer first. Over HTTPS the file is downloaded into memory.
-func OpenAt(f File) (location.ReaderAt, error) {
+func OpenAt(ctx context.Context, f File) (location.ReaderAt, error) {
 	fsys, key := f.fs, f.key
 	if fsys == nil {
 		fsys, key = location.Local, f.Path
 	}
-	r, err := fsys.OpenReaderAt(context.Background(), key)
+	r, err := fsys.OpenReaderAt(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", f.Path, err)
 	}
@@ -180,7 +186,13 @@ func OpenAt(f File) (location.ReaderAt, error) {
 // ReadAll returns the whole decompressed content of f, without a BOM, for
 // formats that parse a document at once.
 func ReadAll(f File) ([]byte, error) {
-	r, err := Open(f, 0)
+	return ReadAllContext(context.Background(), f)
+}
+
+// ReadAllContext is [ReadAll] with a context that ends remote reads when
+// it is done.
+func ReadAllContext(ctx context.Context, f File) ([]byte, error) {
+	r, err := OpenContext(ctx, f, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector
 	if len(files) == 0 {
 		return nil, errors.New("no file to infer a schema from")
 	}
-	sc, err := f.open(files[0], 0, nil)
+	sc, err := f.open(ctx, files[0], 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -114,15 +114,15 @@ func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector
 // Open reads the whole document and skips the records already read: the
 // position in a document is the record index.
 func (f *format) Open(ctx context.Context, pos filesource.Position, schema *connector.Schema) (filesource.Scanner, error) {
-	sc, err := f.open(pos.File, pos.Record, schema)
+	sc, err := f.open(ctx, pos.File, pos.Record, schema)
 	if err != nil {
 		return nil, err
 	}
 	return sc, nil
 }
 
-func (f *format) open(file filesource.File, skip int64, schema *connector.Schema) (*scanner, error) {
-	data, err := filesource.ReadAll(file)
+func (f *format) open(ctx context.Context, file filesource.File, skip int64, schema *connector.Schema) (*scanner, error) {
+	data, err := filesource.ReadAllContext(ctx, file)
 	if err != nil {
 		return nil, err
 	}

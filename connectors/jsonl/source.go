@@ -83,7 +83,7 @@ func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector
 	if len(files) == 0 {
 		return nil, errors.New("no file to infer a schema from")
 	}
-	r, err := filesource.Open(files[0], 0)
+	r, err := filesource.OpenContext(ctx, files[0], 0)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (f *format) Infer(ctx context.Context, files []filesource.File) (*connector
 
 // Open positions a scanner at pos by its byte offset.
 func (f *format) Open(ctx context.Context, pos filesource.Position, schema *connector.Schema) (filesource.Scanner, error) {
-	r, err := filesource.Open(pos.File, pos.Offset)
+	r, err := filesource.OpenContext(ctx, pos.File, pos.Offset)
 	if err != nil {
 		return nil, err
 	}

@@ -96,20 +96,20 @@ type pqColumn struct {
 	read    func(pq.Value) (any, error)
 }
 
-func openParquet(f filesource.File) (*pq.File, io.Closer, error) {
+func openParquet(ctx context.Context, f filesource.File) (*pq.File, io.Closer, error) {
 	var (
 		ra     io.ReaderAt
 		size   int64
 		closer io.Closer = io.NopCloser(nil)
 	)
 	if f.Gzip() {
-		data, err := filesource.ReadAll(f)
+		data, err := filesource.ReadAllContext(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
 		ra, size = bytes.NewReader(data), int64(len(data))
 	} else {
-		fh, err := filesource.OpenAt(f)
+		fh, err := filesource.OpenAt(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -123,8 +123,8 @@ func openParquet(f filesource.File) (*pq.File, io.Closer, error) {
 	return file, closer, nil
 }
 
-func (s *pqSource) open(f filesource.File) (*pqFile, error) {
-	file, closer, err := openParquet(f)
+func (s *pqSource) open(ctx context.Context, f filesource.File) (*pqFile, error) {
+	file, closer, err := openParquet(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (s *pqSource) Infer(ctx context.Context, files []filesource.File) (*connect
 	if len(files) == 0 {
 		return nil, errors.New("no file to infer a schema from")
 	}
-	pf, err := s.open(files[0])
+	pf, err := s.open(ctx, files[0])
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *pqSource) Infer(ctx context.Context, files []filesource.File) (*connect
 // Open reads the file's own schema (files of a stream may differ) and
 // seeks to the row index in pos.Record.
 func (s *pqSource) Open(ctx context.Context, pos filesource.Position, _ *connector.Schema) (filesource.Scanner, error) {
-	pf, err := s.open(pos.File)
+	pf, err := s.open(ctx, pos.File)
 	if err != nil {
 		return nil, err
 	}
