@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -214,14 +216,12 @@ func SendTest(ctx context.Context, st store.AlertStore, s *Sender, c *store.Aler
 	if err != nil {
 		return nil, err
 	}
-	del := &store.AlertDelivery{ChannelID: c.ID, ChannelName: c.Name, Event: Test, Payload: payload, Status: store.DeliverySending, Attempts: 1}
-	if _, err := st.AddAlertDeliveries(ctx, []*store.AlertDelivery{del}); err != nil {
-		return nil, err
-	}
+	// Recorded once the attempt is over, with its outcome: a test never
+	// waits in the store for the delivery loop.
+	del := &store.AlertDelivery{ID: uuid.NewString(), ChannelID: c.ID, ChannelName: c.Name, Event: Test, Payload: payload, Attempts: 1}
 	sendErr := s.Send(ctx, ch, &Notification{DeliveryID: del.ID, Attempt: 1, SentAt: time.Now().UTC().Truncate(time.Second), Event: e})
-	// A test is one attempt: its outcome is final.
 	record(del, sendErr, 0, 1)
-	if err := st.FinishAlertDelivery(context.WithoutCancel(ctx), del); err != nil {
+	if _, err := st.AddAlertDeliveries(context.WithoutCancel(ctx), []*store.AlertDelivery{del}); err != nil {
 		return nil, err
 	}
 	return del, nil

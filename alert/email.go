@@ -113,8 +113,22 @@ var htmlBody = template.Must(template.New("email").Parse(`<!doctype html>
 func message(cfg *EmailConfig, n *Notification) ([]byte, error) {
 	var b bytes.Buffer
 	h := textproto.MIMEHeader{}
-	h.Set("From", cfg.From)
-	h.Set("To", strings.Join(cfg.To, ", "))
+	// Addresses are written as parsed, so names are encoded and nothing
+	// but an address reaches the header.
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	to := make([]string, len(cfg.To))
+	for i, t := range cfg.To {
+		a, err := mail.ParseAddress(t)
+		if err != nil {
+			return nil, fmt.Errorf("to[%d]: %w", i, err)
+		}
+		to[i] = a.String()
+	}
+	h.Set("From", from.String())
+	h.Set("To", strings.Join(to, ", "))
 	h.Set("Subject", mime.QEncoding.Encode("utf-8", Subject(&n.Event)))
 	h.Set("Date", n.SentAt.Format(time.RFC1123Z))
 	h.Set("Message-ID", messageID(cfg.From))

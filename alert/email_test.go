@@ -44,7 +44,9 @@ type session struct {
 	msg  received
 }
 
-func (b *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{box: b, conn: c}, nil }
+func (b *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{box: b, conn: c}, nil
+}
 
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
