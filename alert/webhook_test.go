@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -175,6 +176,52 @@ func TestWebhookBackoffGrows(t *testing.T) {
 			if gap < want*time.Millisecond || gap > want*time.Millisecond+time.Second {
 				t.Errorf("wait before attempt %d: %v, want about %dms", i+2, gap, want)
 			}
+		}
+	})
+}
+
+// TestWebhookReceiverDownThenUp: connection refused is retried until the
+// receiver listens.
+func TestWebhookReceiverDownThenUp(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store.Store) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close() // nobody listens: connection refused
+		c := mustChannel(t, s, "down", alert.Webhook, map[string]any{"url": "http://" + addr + "/hook", "secret": "k"})
+		d := pending(t, s, c, testEvent("r"))
+		dispatch(t, s, nil)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := s.AlertDelivery(context.Background(), d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == store.DeliveryPending && got.Attempts >= 1 {
+				if !strings.Contains(got.LastError, "connection refused") {
+					t.Fatalf("last error %q", got.LastError)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no failed attempt: %+v", got)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		rc := &receiver{t: t, secret: "k"}
+		ln, err = net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("port %s taken meanwhile: %v", addr, err)
+		}
+		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: rc}}
+		srv.Start()
+		defer srv.Close()
+		got := settled(t, s, store.DeliveryFilter{ChannelID: c.ID})[0]
+		bodies, valid := rc.seen()
+		if got.Status != store.DeliverySent || got.Attempts < 2 || len(bodies) != 1 || !valid[0] || bodies[0]["attempt"] != float64(got.Attempts) {
+			t.Fatalf("delivery %+v, received %v", got, bodies)
 		}
 	})
 }
