@@ -240,7 +240,7 @@ func (s *server) pipelines(api huma.API) {
 		DefaultStatus: http.StatusNoContent,
 	}, func(ctx context.Context, in *idPath) (*struct{}, error) {
 		err := s.store.DeletePipeline(ctx, in.ID)
-		if errors.Is(err, store.ErrBusy) {
+		if errors.Is(err, store.ErrActiveRuns) {
 			return nil, huma.Error409Conflict(err.Error())
 		}
 		if err != nil {

@@ -252,19 +252,26 @@ func (s *server) versions(api huma.API) {
 			return nil, huma.Error404NotFound(fmt.Sprintf("pipeline %s has no stream %q (streams: %v)", p.Name, in.Stream, names),
 				&huma.ErrorDetail{Location: "path.stream", Value: in.Stream})
 		}
-		if _, running, err := s.store.ActiveRuns(ctx, p.ID); err != nil {
-			return nil, s.fail(ctx, err)
-		} else if running > 0 {
-			return nil, huma.Error409Conflict("a run of pipeline " + p.Name + " is running: wait for it or cancel it first")
-		}
 		statePath := ""
 		if s.data != "" {
 			// The same file the workers use (jobs.Runner).
 			statePath = filepath.Join(s.data, "state", p.ID+".json")
 		}
-		where, err := engine.ResetState(ctx, spec, statePath, in.Stream)
-		if err != nil {
-			return nil, huma.Error422UnprocessableEntity("reset state: " + err.Error())
+		var where string
+		var resetErr error
+		// No run may start between the check and the reset: it would load
+		// the old state and save it again.
+		err = s.store.WhileIdle(ctx, p.ID, func(ctx context.Context) error {
+			where, resetErr = engine.ResetState(ctx, spec, statePath, in.Stream)
+			return resetErr
+		})
+		switch {
+		case errors.Is(err, store.ErrBusy):
+			return nil, huma.Error409Conflict("a run of pipeline " + p.Name + " is running: wait for it or cancel it first")
+		case resetErr != nil:
+			return nil, huma.Error422UnprocessableEntity("reset state: " + resetErr.Error())
+		case err != nil:
+			return nil, s.fail(ctx, err)
 		}
 		s.log.InfoContext(ctx, "stream state reset", "pipeline_id", p.ID, "stream", in.Stream, "state_store", where, "actor", actor(ctx))
 		return &resetOut{Body: Reset{Pipeline: p.ID, Stream: in.Stream, StateStore: where}}, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,11 +28,18 @@ type VersionStore interface {
 	// ListPipelines lists pipelines matching q.
 	ListPipelines(ctx context.Context, q PipelineQuery, page Page) ([]Pipeline, error)
 	// DeletePipeline deletes a pipeline with its versions, runs and their
-	// logs. It returns [ErrBusy] while a run of it is queued or running.
+	// logs. It returns [ErrActiveRuns] while a run of it is queued or
+	// running.
 	DeletePipeline(ctx context.Context, id string) error
-	// ActiveRuns counts the pipeline's runs that are queued or running.
-	ActiveRuns(ctx context.Context, id string) (queued, running int, err error)
+	// WhileIdle runs f while no run of the pipeline is running, holding
+	// the pipeline's lock so that no run can be claimed meanwhile (a claim
+	// waits). It returns [ErrBusy] when a run is running. f must not use
+	// the store.
+	WhileIdle(ctx context.Context, id string, f func(ctx context.Context) error) error
 }
+
+// ErrActiveRuns means a pipeline has queued or running runs.
+var ErrActiveRuns = errors.New("queued or running: cancel them first")
 
 // PipelineQuery filters and sorts a list of pipelines.
 type PipelineQuery struct {
@@ -208,7 +216,7 @@ func (s *sqlStore) DeletePipeline(ctx context.Context, id string) error {
 			return err
 		}
 		if active > 0 {
-			return fmt.Errorf("pipeline %s has %d queued or running runs: cancel them first: %w", id, active, ErrBusy)
+			return fmt.Errorf("pipeline %s: %d runs: %w", id, active, ErrActiveRuns)
 		}
 		// Versions, runs and run logs go with the pipeline (ON DELETE CASCADE).
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM pipelines WHERE id = ?`), id)
@@ -216,26 +224,20 @@ func (s *sqlStore) DeletePipeline(ctx context.Context, id string) error {
 	})
 }
 
-func (s *sqlStore) ActiveRuns(ctx context.Context, id string) (queued, running int, err error) {
-	if _, err := s.Pipeline(ctx, id); err != nil {
-		return 0, 0, err
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT status, count(*) FROM runs WHERE pipeline_id = ? AND status IN (?, ?) GROUP BY status`), id, Queued, Running)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var st RunStatus
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return 0, 0, err
+func (s *sqlStore) WhileIdle(ctx context.Context, id string, f func(ctx context.Context) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The same row lock ClaimRun takes before it starts a run.
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE pipelines SET updated_at = updated_at WHERE id = ?`), id)
+		if err := affected(res, err, "pipeline "+id); err != nil {
+			return err
 		}
-		if st == Queued {
-			queued = n
-		} else {
-			running = n
+		var running int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM runs WHERE pipeline_id = ? AND status = ?`), id, Running).Scan(&running); err != nil {
+			return err
 		}
-	}
-	return queued, running, rows.Err()
+		if running > 0 {
+			return fmt.Errorf("a run of pipeline %s is running: %w", id, ErrBusy)
+		}
+		return f(ctx)
+	})
 }

@@ -147,19 +147,28 @@ func TestDeletePipeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q, r, err := s.ActiveRuns(ctx, p.ID); err != nil || q != 1 || r != 0 {
-			t.Fatalf("active = %d queued %d running, %v", q, r, err)
+		idle := func() error {
+			called := false
+			err := s.WhileIdle(ctx, p.ID, func(context.Context) error { called = true; return nil })
+			if (err == nil) != called {
+				t.Fatalf("WhileIdle returned %v, called %v", err, called)
+			}
+			return err
 		}
-		if err := s.DeletePipeline(ctx, p.ID); !errors.Is(err, store.ErrBusy) {
+		// A queued run is not running.
+		if err := idle(); err != nil {
+			t.Fatalf("idle with a queued run: %v", err)
+		}
+		if err := s.DeletePipeline(ctx, p.ID); !errors.Is(err, store.ErrActiveRuns) {
 			t.Fatalf("delete with a queued run: %v", err)
 		}
 		if _, err := s.ClaimRun(ctx, run.ID, time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if q, r, err := s.ActiveRuns(ctx, p.ID); err != nil || q != 0 || r != 1 {
-			t.Fatalf("active = %d queued %d running, %v", q, r, err)
+		if err := idle(); !errors.Is(err, store.ErrBusy) {
+			t.Fatalf("idle with a running run: %v", err)
 		}
-		if err := s.DeletePipeline(ctx, p.ID); !errors.Is(err, store.ErrBusy) {
+		if err := s.DeletePipeline(ctx, p.ID); !errors.Is(err, store.ErrActiveRuns) {
 			t.Fatalf("delete with a running run: %v", err)
 		}
 		if err := s.AddRunLog(ctx, run.ID, "info", "hello"); err != nil {
@@ -180,8 +189,8 @@ func TestDeletePipeline(t *testing.T) {
 		if err := s.DeletePipeline(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("delete twice: %v", err)
 		}
-		if _, _, err := s.ActiveRuns(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("active runs of a deleted pipeline: %v", err)
+		if err := idle(); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("idle of a deleted pipeline: %v", err)
 		}
 	})
 }
