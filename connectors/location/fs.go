@@ -2,7 +2,6 @@ package location
 
 import (
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"path"
@@ -129,5 +128,16 @@ func matchAll(pattern string, infos []Info) ([]Info, error) {
 
 // notExist wraps err so that it matches fs.ErrNotExist.
 func notExist(op, p string, err error) error {
-	return &fs.PathError{Op: op, Path: p, Err: errors.Join(fs.ErrNotExist, err)}
+	return &missing{op: op, path: p, err: err}
 }
+
+// missing is a store's own "not found" answer that also matches
+// fs.ErrNotExist.
+type missing struct {
+	op, path string
+	err      error
+}
+
+func (m *missing) Error() string        { return m.op + " " + m.path + ": not found: " + m.err.Error() }
+func (m *missing) Unwrap() error        { return m.err }
+func (m *missing) Is(target error) bool { return target == fs.ErrNotExist }

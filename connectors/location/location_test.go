@@ -250,3 +250,38 @@ func TestResolveErrors(t *testing.T) {
 		t.Errorf("local path resolved to %q", p)
 	}
 }
+
+// TestS3Errors: bad credentials and a missing bucket fail with errors
+// naming the location, never the secret.
+func TestS3Errors(t *testing.T) {
+	ctx := context.Background()
+	s3 := peertest.StartS3(t)
+	bucket := s3.Bucket(t)
+	wrong := s3.Options()
+	wrong.S3SecretAccessKey = "not-the-secret"
+	tests := []struct {
+		name string
+		opts location.Options
+		loc  string
+		want string
+	}{
+		{"wrong secret", wrong, "s3://" + bucket + "/in/*.csv", "s3://" + bucket + "/in/"},
+		{"missing bucket", s3.Options(), "s3://no-such-bucket/in/*.csv", "bucket does not exist"},
+		{"missing object", s3.Options(), "s3://" + bucket + "/in/a.csv", "s3://" + bucket + "/in/a.csv"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := location.NewResolver(tc.opts)
+			defer r.Close()
+			fsys, p, err := r.Resolve(ctx, tc.loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = fsys.Glob(ctx, p)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.opts.S3SecretAccessKey) {
+				t.Fatalf("error = %v, want one naming %q without the secret", err, tc.want)
+			}
+			t.Log(err)
+		})
+	}
+}
