@@ -16,6 +16,7 @@ import (
 // TestApplyExport syncs a folder of files into a served store with
 // `tributary apply`, applies it again (nothing changes, no new versions),
 // runs the pipeline (the secret from the environment reached the server),
+// resets its stream's state and runs it again (every row read again),
 // exports the server back into files equal to the input, then applies a
 // change and a mistake.
 func TestApplyExport(t *testing.T) {
@@ -116,21 +117,44 @@ destination:
 	}
 	id := list.Items[0].ID
 
-	var run apiRun
-	s.json(202, "POST", "/api/v1/pipelines/"+id+"/runs", nil, &run)
-	deadline := time.Now().Add(60 * time.Second)
-	for run.Status == "queued" || run.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("run still %s:\n%s", run.Status, s.logs)
+	// Runs of the incremental pipeline: the second reads nothing new; after
+	// a reset of the stream the next reads every row again.
+	read := func() int64 {
+		t.Helper()
+		var run apiRun
+		s.json(202, "POST", "/api/v1/pipelines/"+id+"/runs", nil, &run)
+		deadline := time.Now().Add(60 * time.Second)
+		for run.Status == "queued" || run.Status == "running" {
+			if time.Now().After(deadline) {
+				t.Fatalf("run still %s:\n%s", run.Status, s.logs)
+			}
+			time.Sleep(100 * time.Millisecond)
+			s.json(200, "GET", "/api/v1/runs/"+run.ID, nil, &run)
 		}
-		time.Sleep(100 * time.Millisecond)
-		s.json(200, "GET", "/api/v1/runs/"+run.ID, nil, &run)
+		if run.Status != "succeeded" {
+			t.Fatalf("run %+v\n%s", run, s.logs)
+		}
+		return run.Streams[0].Read
 	}
-	if run.Status != "succeeded" {
-		t.Fatalf("run %+v\n%s", run, s.logs)
+	if n := read(); n != 3 {
+		t.Errorf("first run read %d rows, want 3", n)
 	}
-	if n := queryInt(t, conn, fmt.Sprintf(`SELECT count(*) FROM %s.people`, schema)); n != 3 {
-		t.Errorf("%d rows loaded, want 3", n)
+	if n := read(); n != 0 {
+		t.Errorf("second run read %d rows, want none", n)
+	}
+	var reset struct {
+		StateStore string `json:"state_store"`
+	}
+	s.json(200, "POST", "/api/v1/pipelines/"+id+"/streams/people/reset", nil, &reset)
+	if reset.StateStore != "destination" {
+		t.Errorf("state reset in %q, want the destination", reset.StateStore)
+	}
+	if n := read(); n != 3 {
+		t.Errorf("run after the reset read %d rows, want 3", n)
+	}
+	// incremental_append loads the rows read again a second time.
+	if n := queryInt(t, conn, fmt.Sprintf(`SELECT count(*) FROM %s.people`, schema)); n != 6 {
+		t.Errorf("%d rows loaded, want 6", n)
 	}
 
 	// Export writes the same files back; the secret is a placeholder.
