@@ -30,6 +30,8 @@ type Dispatcher struct {
 	Backoff, MaxBackoff time.Duration
 	// Concurrency bounds the attempts in flight; 4 when zero.
 	Concurrency int
+	// Metrics, when set, count the attempts.
+	Metrics *Metrics
 
 	once sync.Once
 	wake chan struct{}
@@ -123,7 +125,7 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 
 func (d *Dispatcher) attempt(ctx context.Context, del *store.AlertDelivery) {
 	log := d.logger().With("delivery_id", del.ID, "channel", del.ChannelName, "event", del.Event, "attempt", del.Attempts)
-	most, err := d.send(ctx, del)
+	typ, most, err := d.send(ctx, del)
 	if ctx.Err() != nil {
 		// Stopping: this attempt does not count.
 		del.Status, del.Attempts = store.DeliveryPending, del.Attempts-1
@@ -134,6 +136,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del *store.AlertDelivery) {
 		return
 	}
 	record(del, err, d.backoff(del.Attempts), most)
+	d.Metrics.count(typ, string(del.Status), del.Status == store.DeliveryPending)
 	if err != nil {
 		log.Warn("alert delivery attempt failed", "status", del.Status, "error", err)
 	} else {
@@ -176,25 +179,25 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 	return min(b, most)
 }
 
-// send makes the attempt; it returns the channel's max_attempts with the
-// outcome.
-func (d *Dispatcher) send(ctx context.Context, del *store.AlertDelivery) (int, error) {
+// send makes the attempt; it returns the channel's type and max_attempts
+// with the outcome.
+func (d *Dispatcher) send(ctx context.Context, del *store.AlertDelivery) (string, int, error) {
 	c, err := d.Store.AlertChannel(ctx, del.ChannelID)
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, permanent(fmt.Errorf("channel %s was deleted", del.ChannelName))
+		return "", 0, permanent(fmt.Errorf("channel %s was deleted", del.ChannelName))
 	} else if err != nil {
-		return DefaultMaxAttempts, err
+		return "", DefaultMaxAttempts, err
 	}
 	ch, err := ParseChannel(c)
 	if err != nil {
-		return 0, permanent(fmt.Errorf("channel %s settings: %w", c.Name, err))
+		return c.Type, 0, permanent(fmt.Errorf("channel %s settings: %w", c.Name, err))
 	}
 	var e Event
 	if err := json.Unmarshal(del.Payload, &e); err != nil {
-		return 0, permanent(fmt.Errorf("stored event: %w", err))
+		return c.Type, 0, permanent(fmt.Errorf("stored event: %w", err))
 	}
 	n := &Notification{DeliveryID: del.ID, Attempt: del.Attempts, SentAt: time.Now().UTC().Truncate(time.Second), Event: e}
-	return ch.MaxAttempts(), d.sender().Send(ctx, ch, n)
+	return c.Type, ch.MaxAttempts(), d.sender().Send(ctx, ch, n)
 }
 
 func (d *Dispatcher) sender() *Sender {

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tributary-data/tributary/alert"
 	"github.com/tributary-data/tributary/store"
 )
@@ -158,7 +161,8 @@ func TestWebhookBackoffGrows(t *testing.T) {
 		}))
 		defer srv.Close()
 		c := mustChannel(t, s, "slow", alert.Webhook, map[string]any{"url": srv.URL, "secret": "x", "max_attempts": 4})
-		d := &alert.Dispatcher{Store: s, Poll: 10 * time.Millisecond, Backoff: 100 * time.Millisecond}
+		metrics := alert.NewMetrics(prometheus.NewRegistry())
+		d := &alert.Dispatcher{Store: s, Poll: 10 * time.Millisecond, Backoff: 100 * time.Millisecond, Metrics: metrics}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); d.Run(ctx) }()
@@ -167,6 +171,9 @@ func TestWebhookBackoffGrows(t *testing.T) {
 		got := settled(t, s, store.DeliveryFilter{ChannelID: c.ID})
 		if got[0].Attempts != 4 || got[0].Status != store.DeliveryFailed {
 			t.Fatalf("delivery %+v", got[0])
+		}
+		if r, f := testutil.ToFloat64(metrics.Attempts.WithLabelValues("webhook", "retry")), testutil.ToFloat64(metrics.Attempts.WithLabelValues("webhook", "failed")); r != 3 || f != 1 {
+			t.Errorf("attempt metrics: %v retries, %v failed; want 3 and 1", r, f)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-data/tributary/alert"
@@ -22,8 +23,8 @@ func publicURLFlag(cmd *cobra.Command, dst *string) {
 // startAlerts starts this process's delivery loop and returns the
 // notifier that finished runs and late pipelines are told to; stop ends
 // the loop, putting deliveries in flight back for the next process.
-func startAlerts(ctx context.Context, st store.Store, publicURL string) (n *alert.Notifier, stop func()) {
-	d := &alert.Dispatcher{Store: st, Sender: &alert.Sender{}, Logger: slog.Default()}
+func startAlerts(ctx context.Context, st store.Store, reg prometheus.Registerer, publicURL string) (n *alert.Notifier, stop func()) {
+	d := &alert.Dispatcher{Store: st, Sender: &alert.Sender{}, Logger: slog.Default(), Metrics: alert.NewMetrics(reg)}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -68,7 +68,7 @@ can share the runs). Migrations run on start.`,
 			if publicURL == "" {
 				publicURL = "http://" + addr
 			}
-			notifier, stopAlerts := startAlerts(ctx, st, publicURL)
+			notifier, stopAlerts := startAlerts(ctx, st, reg, publicURL)
 			defer stopAlerts()
 			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default(), Notifier: notifier}
 			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched, notifier)

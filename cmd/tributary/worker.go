@@ -86,7 +86,7 @@ runs are queued again at once.`,
 			}
 			defer st.Close()
 			reg := newRegistry()
-			notifier, stopAlerts := startAlerts(ctx, st, publicURL)
+			notifier, stopAlerts := startAlerts(ctx, st, reg, publicURL)
 			defer stopAlerts()
 			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, nil, notifier)
 			if err != nil {
