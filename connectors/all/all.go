@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/tributary-data/tributary/connectors/csv"
+	_ "github.com/tributary-data/tributary/connectors/hubspot"
 	_ "github.com/tributary-data/tributary/connectors/json"
 	_ "github.com/tributary-data/tributary/connectors/jsonl"
 	_ "github.com/tributary-data/tributary/connectors/mysql"
