@@ -58,6 +58,10 @@ func (h *httpFS) do(ctx context.Context, method, u string, hdr map[string]string
 	case resp.StatusCode == http.StatusPreconditionFailed:
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s %s: changed since it was listed", method, u)
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && hdr["Range"] != "":
+		// Resuming at the very end of the file: nothing is left.
+		resp.Body.Close()
+		resp.StatusCode, resp.Body = http.StatusPartialContent, io.NopCloser(bytes.NewReader(nil))
 	case resp.StatusCode >= 300:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()

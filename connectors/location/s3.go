@@ -147,6 +147,10 @@ func (s *s3FS) get(ctx context.Context, p string, offset int64, etag string) (*m
 func (s *s3FS) Open(ctx context.Context, p string, offset int64, want Info) (io.ReadCloser, error) {
 	obj, _, err := s.get(ctx, p, offset, want.ETag)
 	if err != nil {
+		if offset > 0 && minio.ToErrorResponse(errors.Unwrap(err)).Code == "InvalidRange" {
+			// Resuming at the very end of the object: nothing is left.
+			return io.NopCloser(bytes.NewReader(nil)), nil
+		}
 		return nil, err
 	}
 	return obj, nil
