@@ -102,14 +102,23 @@ func startWorker(t *testing.T, dir string, env []string, args ...string) *worker
 
 func (w *workerProc) pid() int { return w.cmd.Process.Pid }
 
-// kill ends the worker with SIGKILL: no shutdown, no requeue.
-func (w *workerProc) kill(t *testing.T) {
+// signal sends sig and waits for the worker to exit: SIGKILL leaves no
+// chance to shut down; SIGTERM must end it cleanly.
+func (w *workerProc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	w.killed = true
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := w.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	<-w.exited
+	select {
+	case <-w.exited:
+	case <-time.After(30 * time.Second):
+		w.cmd.Process.Kill()
+		t.Fatalf("worker %d did not exit on %s:\n%s", w.pid(), sig, w.logs)
+	}
+	if sig != syscall.SIGKILL && w.err != nil {
+		t.Errorf("worker %d exited with %v on %s:\n%s", w.pid(), w.err, sig, w.logs)
+	}
 }
 
 // pgSchemas creates schemas on the machine's PostgreSQL, dropped when the
@@ -373,58 +382,71 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("runs by worker: %v", byWorker)
 }
 
-// TestWorkerKilledMidRun: the worker executing a 500k-row run is killed
-// with SIGKILL once part of the rows are committed; the other worker takes
-// the run over when its lease expires, resumes from the last checkpoint
-// and loads every row exactly once. The run's attempts and log tell the
-// rescue.
-func TestWorkerKilledMidRun(t *testing.T) {
+// TestWorkerLostMidRun: the worker executing a 500k-row run goes away once
+// part of the rows are committed, killed with SIGKILL or stopped with
+// SIGTERM. The other worker resumes the run from the last checkpoint (at
+// once after a stop, which queues the run again; once the lease expires
+// after a kill) and every row is loaded exactly once. The run's attempts
+// and log tell what happened.
+func TestWorkerLostMidRun(t *testing.T) {
 	const total = 500_000
 	conn := needPostgres(t)
-	ss := pgSchemas(t, conn, "e2e_kill_meta", "e2e_kill")
-	meta, dest := ss[0], ss[1]
-	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "data", "rows"), total, total/4)
-	s := serve(t, dir, env, "--workers", "0")
-	workers := []*workerProc{
-		startWorker(t, dir, env, "--workers", "1", "--rescue-after", "4s"),
-		startWorker(t, dir, env, "--workers", "1", "--rescue-after", "4s"),
+	cases := []struct {
+		name    string
+		sig     syscall.Signal
+		outcome string
+		log     string
+	}{
+		{"killed", syscall.SIGKILL, "lost", "worker %s lost; resumed from checkpoint by %s"},
+		{"stopped", syscall.SIGTERM, "stopped", "worker %s stopped; resumed from checkpoint by %s"},
 	}
-	pl := s.createPipeline(bigSpec("killed", dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pgURL, "schema": dest}}, nil))
-	runID := s.trigger(pl)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ss := pgSchemas(t, conn, "e2e_lost_meta", "e2e_lost")
+			meta, dest := ss[0], ss[1]
+			env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+			s := serve(t, dir, env, "--workers", "0")
+			workers := []*workerProc{
+				startWorker(t, dir, env, "--workers", "1", "--rescue-after", "4s"),
+				startWorker(t, dir, env, "--workers", "1", "--rescue-after", "4s"),
+			}
+			pl := s.createPipeline(bigSpec("lost-"+c.name, dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pgURL, "schema": dest}}, nil))
+			runID := s.trigger(pl)
 
-	table := dest + ".rows"
-	waitCommitted(t, s, conn, table, runID, total)
-	as := s.attempts(runID)
-	if len(as.Items) != 1 || as.Items[0].Outcome != "" {
-		t.Fatalf("attempts before the kill: %+v", as.Items)
-	}
-	victim, survivor := workers[0], workers[1]
-	if !strings.HasSuffix(as.Items[0].Worker, ":"+strconv.Itoa(victim.pid())) {
-		victim, survivor = survivor, victim
-	}
-	if !strings.HasSuffix(as.Items[0].Worker, ":"+strconv.Itoa(victim.pid())) {
-		t.Fatalf("attempt by %s, which is neither worker %d nor %d", as.Items[0].Worker, victim.pid(), survivor.pid())
-	}
-	before := committedRows(conn, table)
-	victim.kill(t)
-	killed := time.Now()
+			table := dest + ".rows"
+			waitCommitted(t, s, conn, table, runID, total)
+			as := s.attempts(runID)
+			if len(as.Items) != 1 || as.Items[0].Outcome != "" {
+				t.Fatalf("attempts before the %s: %+v", c.sig, as.Items)
+			}
+			gone, survivor := workers[0], workers[1]
+			if !strings.HasSuffix(as.Items[0].Worker, ":"+strconv.Itoa(gone.pid())) {
+				gone, survivor = survivor, gone
+			}
+			if !strings.HasSuffix(as.Items[0].Worker, ":"+strconv.Itoa(gone.pid())) {
+				t.Fatalf("attempt by %s, which is neither worker %d nor %d", as.Items[0].Worker, gone.pid(), survivor.pid())
+			}
+			before := committedRows(conn, table)
+			gone.signal(t, c.sig)
+			at := time.Now()
 
-	got := s.waitFinished(runID, 3*time.Minute)
-	if got.Status != "succeeded" {
-		t.Fatalf("run %+v\n%s\nsurvivor:\n%s", got, s.runLog(runID), survivor.logs)
-	}
-	t.Logf("killed with %d of %d rows committed; the run finished %s later", before, total, time.Since(killed).Round(time.Millisecond))
-	verifyOnce(t, conn, table, total)
+			got := s.waitFinished(runID, 3*time.Minute)
+			if got.Status != "succeeded" {
+				t.Fatalf("run %+v\n%s\nsurvivor:\n%s", got, s.runLog(runID), survivor.logs)
+			}
+			t.Logf("%s with %d of %d rows committed; the run finished %s later", c.sig, before, total, time.Since(at).Round(time.Millisecond))
+			verifyOnce(t, conn, table, total)
 
-	as = s.attempts(runID)
-	last := as.Items[len(as.Items)-1]
-	if as.Items[0].Outcome != "lost" || last.Outcome != "succeeded" || !strings.HasSuffix(last.Worker, ":"+strconv.Itoa(survivor.pid())) {
-		t.Fatalf("attempts %+v; want the first lost, the last succeeded by worker %d", as.Items, survivor.pid())
+			as = s.attempts(runID)
+			last := as.Items[len(as.Items)-1]
+			if len(as.Items) < 2 || as.Items[0].Outcome != c.outcome || last.Outcome != "succeeded" || !strings.HasSuffix(last.Worker, ":"+strconv.Itoa(survivor.pid())) {
+				t.Fatalf("attempts %+v; want the first %s, the last succeeded by worker %d", as.Items, c.outcome, survivor.pid())
+			}
+			mustContain(t, "run log", s.runLog(runID), fmt.Sprintf(c.log, as.Items[0].Worker, as.Items[1].Worker))
+		})
 	}
-	mustContain(t, "run log", s.runLog(runID),
-		fmt.Sprintf("worker %s lost; resumed from checkpoint by %s", as.Items[0].Worker, as.Items[1].Worker))
 }
 
 // pgCluster is a PostgreSQL server of the test's own, which it may stop

@@ -26,7 +26,10 @@ type RunPipelineArgs struct {
 func (RunPipelineArgs) Kind() string { return "run_pipeline" }
 
 // RescueAfter is how long a job may be running before River hands it to
-// another worker; the lease decides whether the run really is dead.
+// another worker. Runs of dead workers are rescued sooner, by the lease
+// sweep; River's rescue is the backstop for a job whose worker died before
+// claiming its run. A rescued job whose run is held by a live attempt ends
+// at once, so long runs are not executed twice.
 const RescueAfter = 5 * time.Minute
 
 // BusyRetry is how long a run waits before trying again while another run
@@ -78,6 +81,9 @@ type Options struct {
 // Queue enqueues runs and, with workers, executes them.
 type Queue struct {
 	insert func(ctx context.Context, args RunPipelineArgs) error
+	// insertMany inserts many jobs in one round trip (the scheduler's
+	// slots that fire together).
+	insertMany func(ctx context.Context, args []RunPipelineArgs) error
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	close  func() error
@@ -132,8 +138,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	tw := &tickWorker{tick: opts.Tick, logger: logger}
 	river.AddWorker(workers, tw)
 	// A job whose worker died is rescued after RescueAfter; the run's lease
-	// keeps a rescue of a live run from executing it twice, so this need
-	// not be long.
+	// keeps a rescue of a live run from executing it twice.
 	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1, RescueStuckJobsAfter: RescueAfter}
 	if opts.Workers > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
@@ -157,6 +162,14 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	q := &Queue{
 		insert: func(ctx context.Context, args RunPipelineArgs) error {
 			_, err := client.Insert(ctx, args, nil)
+			return err
+		},
+		insertMany: func(ctx context.Context, args []RunPipelineArgs) error {
+			params := make([]river.InsertManyParams, len(args))
+			for i, a := range args {
+				params[i] = river.InsertManyParams{Args: a}
+			}
+			_, err := client.InsertMany(ctx, params)
 			return err
 		},
 		start: func(ctx context.Context) error {

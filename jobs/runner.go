@@ -192,7 +192,7 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 		return err
 	}
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && runErr != nil:
 		// The worker is stopping, not the run failing: queue it again so
 		// the job's retry resumes it from its last checkpoint.
 		rlog.Warn(fmt.Sprintf("worker %s stopping during attempt %d; run queued again", worker, attempt), "error", runErr)
