@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 )
 
@@ -185,5 +187,80 @@ func TestAlertsWebhook(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// inbox is an SMTP server (go-smtp) keeping the messages it receives.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+type inboxSession struct{ box *inbox }
+
+func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return inboxSession{b}, nil }
+func (inboxSession) Mail(string, *smtp.MailOptions) error    { return nil }
+func (inboxSession) Rcpt(string, *smtp.RcptOptions) error    { return nil }
+func (inboxSession) Reset()                                  {}
+func (inboxSession) Logout() error                           { return nil }
+func (s inboxSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.box.mu.Lock()
+	s.box.msgs = append(s.box.msgs, string(b))
+	s.box.mu.Unlock()
+	return err
+}
+
+// TestAlertsEmailTest: an email channel's test, sent by the binary to a
+// real SMTP server, arrives with its subject; a channel whose server is
+// down answers 502 and the failure is listed.
+func TestAlertsEmailTest(t *testing.T) {
+	box := &inbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	s := serve(t, t.TempDir(), nil)
+
+	var created struct {
+		ID string `json:"id"`
+	}
+	s.json(201, "POST", "/api/v1/alerts/channels", map[string]any{"name": "mail", "type": "email",
+		"config": map[string]any{"host": "127.0.0.1", "port": port, "from": "tributary@example.com", "to": []any{"ops@example.com"}}}, &created)
+	var d struct {
+		Status string `json:"status"`
+		Event  string `json:"event"`
+	}
+	s.json(200, "POST", "/api/v1/alerts/channels/"+created.ID+"/test", nil, &d)
+	if d.Status != "sent" || d.Event != "test" {
+		t.Fatalf("test delivery %+v", d)
+	}
+	box.mu.Lock()
+	msgs := append([]string(nil), box.msgs...)
+	box.mu.Unlock()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages received", len(msgs))
+	}
+	mustContain(t, "message", msgs[0], "Subject: [Tributary] Test notification", "To: <ops@example.com>", "Test notification from Tributary to channel mail")
+
+	srv.Close()
+	status, ctype, body := s.call("POST", "/api/v1/alerts/channels/"+created.ID+"/test", nil)
+	if status != 502 || ctype != "application/problem+json" {
+		t.Fatalf("test with the server down: %d %s %s", status, ctype, body)
+	}
+	mustContain(t, "problem", string(body), "connection refused")
+	var failed struct {
+		Items []struct {
+			LastError string `json:"last_error"`
+		} `json:"items"`
+	}
+	s.json(200, "GET", "/api/v1/alerts/deliveries?status=failed", nil, &failed)
+	if len(failed.Items) != 1 || !strings.Contains(failed.Items[0].LastError, "connection refused") {
+		t.Fatalf("failed deliveries %+v", failed)
 	}
 }
