@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/jobs"
 	"github.com/tributary-data/tributary/pipeline"
+	"github.com/tributary-data/tributary/scheduler"
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -154,6 +158,37 @@ func (s *server) specOf(ctx context.Context, id string, v int) (*store.Pipeline,
 	return p, pv, nil
 }
 
+// checkNoDependents answers 409 when other pipelines name pipeline id in
+// their depends_on: deleting it would leave them waiting for ever.
+func (s *server) checkNoDependents(ctx context.Context, id string) error {
+	p, err := s.store.Pipeline(ctx, id)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	specs, err := s.store.CurrentSpecs(ctx)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	var users []string
+	for _, ps := range specs {
+		if ps.ID == id {
+			continue
+		}
+		set, err := scheduler.SettingsOf(ps.Spec)
+		if err != nil {
+			return s.fail(ctx, fmt.Errorf("pipeline %s spec: %w", ps.Name, err))
+		}
+		if slices.Contains(set.DependsOn, p.Name) {
+			users = append(users, strconv.Quote(ps.Name))
+		}
+	}
+	if len(users) > 0 {
+		slices.Sort(users)
+		return huma.Error409Conflict(fmt.Sprintf("pipelines %s depend on %q: change their depends_on before deleting it", strings.Join(users, ", "), p.Name))
+	}
+	return nil
+}
+
 // listIn filters and sorts the pipeline list.
 type listIn struct {
 	PageIn
@@ -236,9 +271,12 @@ func (s *server) pipelines(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-pipeline", Method: http.MethodDelete, Path: "/api/v1/pipelines/{id}", Tags: []string{"pipelines"},
 		Summary:       "Delete a pipeline with its versions, runs and their logs",
-		Description:   "Refused with 409 while a run of the pipeline is queued or running: cancel it first. State kept in the destination (`_tributary_state`, file manifests) and the loaded data stay where they are.",
+		Description:   "Refused with 409 while a run of the pipeline is queued or running (cancel it first) or while other pipelines name it in depends_on. State kept in the destination (`_tributary_state`, file manifests) and the loaded data stay where they are.",
 		DefaultStatus: http.StatusNoContent,
 	}, func(ctx context.Context, in *idPath) (*struct{}, error) {
+		if err := s.checkNoDependents(ctx, in.ID); err != nil {
+			return nil, err
+		}
 		err := s.store.DeletePipeline(ctx, in.ID)
 		if errors.Is(err, store.ErrActiveRuns) {
 			return nil, huma.Error409Conflict(err.Error())

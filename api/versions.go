@@ -157,6 +157,9 @@ func (s *server) versions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.checkDependencies(ctx, in.ID, spec); err != nil {
+			return nil, err
+		}
 		v, changed, err := s.store.SavePipelineVersion(ctx, in.ID, spec.Name, body, actor(ctx))
 		if err != nil {
 			return nil, s.fail(ctx, err)
@@ -205,6 +208,15 @@ func (s *server) versions(api huma.API) {
 		}
 		out := &importOut{Status: http.StatusOK, Body: Imported{Name: spec.Name}}
 		p, err := s.store.PipelineByName(ctx, spec.Name)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			id := ""
+			if p != nil {
+				id = p.ID
+			}
+			if err := s.checkDependencies(ctx, id, spec); err != nil {
+				return nil, err
+			}
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			p = &store.Pipeline{Name: spec.Name}

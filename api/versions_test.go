@@ -393,3 +393,29 @@ func decode(t *testing.T, body string) map[string]any {
 	}
 	return m
 }
+
+func TestDependenciesOnImportDelete(t *testing.T) {
+	kinds2(t, func(t *testing.T, e *env, _ store.Store) {
+		csv := writeCSV(t, e.dir)
+		dest := map[string]any{"connector": "jsonl", "config": map[string]any{"path": filepath.Join(e.dir, "out")}}
+		up := e.must(201, "POST", "/api/v1/pipelines", spec("up", csv, dest))["id"].(string)
+		file := func(deps string) string {
+			return "version: 1\nname: down\ndepends_on: [" + deps + "]\nsource: {connector: csv, config: {path: " + csv + "}, streams: [{name: people}]}\ndestination: {connector: jsonl, config: {path: out}}\n"
+		}
+		st, _, body := e.raw("POST", "/api/v1/pipelines/import", "application/yaml", file("nowhere"))
+		if st != 422 || !strings.Contains(body, "body.depends_on[0]") {
+			t.Fatalf("import naming an unknown upstream = %d %s", st, body)
+		}
+		st, _, body = e.raw("POST", "/api/v1/pipelines/import", "application/yaml", file("up"))
+		if st != 201 {
+			t.Fatalf("import = %d %s", st, body)
+		}
+		down := decode(t, body)["id"].(string)
+		got := e.must(409, "DELETE", "/api/v1/pipelines/"+up, nil)
+		if !strings.Contains(got["detail"].(string), `"down" depend on "up"`) {
+			t.Errorf("delete of an upstream: %v", got)
+		}
+		e.must(204, "DELETE", "/api/v1/pipelines/"+down, nil)
+		e.must(204, "DELETE", "/api/v1/pipelines/"+up, nil)
+	})
+}
