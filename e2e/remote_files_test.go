@@ -3,12 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+
+	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/connectors/filesink"
+	"github.com/tributary-data/tributary/connectors/jsonl"
 	"github.com/tributary-data/tributary/connectors/location"
 	"github.com/tributary-data/tributary/connectors/location/peertest"
 )
@@ -122,4 +127,89 @@ func TestRemoteFilesPipeline(t *testing.T) {
 	if r.code == 0 || strings.Contains(r.stdout+r.stderr, s3.SecretKey) || strings.Contains(r.stdout+r.stderr, "wrong-password") {
 		t.Errorf("run with a wrong password: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestCrashRemote is the kill loop of a pipeline whose files are on S3 on
+// both ends: csv sources resumed with ranged reads, JSON Lines parts
+// uploaded under their final names and committed by the manifest. Every
+// id must arrive exactly once whatever the moment of the kills.
+func TestCrashRemote(t *testing.T) {
+	ctx := context.Background()
+	s3 := peertest.StartS3(t)
+	bucket := s3.Bucket(t)
+	local := t.TempDir()
+	writeCrashData(t, local)
+	r := location.NewResolver(s3.Options())
+	defer r.Close()
+	for f := range 4 {
+		data, err := os.ReadFile(filepath.Join(local, "data", fmt.Sprintf("rows%d.csv", f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, p, err := r.Resolve(ctx, fmt.Sprintf("s3://%s/in/rows%d.csv", bucket, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.WriteFile(ctx, p, ".tmp-", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	out := "s3://" + bucket + "/out"
+	creds := fmt.Sprintf("s3_endpoint: %s, s3_access_key_id: %s, s3_secret_access_key: %s, s3_path_style: true", s3.Endpoint, s3.AccessKey, s3.SecretKey)
+	writeFile(t, filepath.Join(dir, "crash.yaml"), fmt.Sprintf(`version: 1
+name: crash-remote
+source:
+  connector: csv
+  config: {path: "s3://%s/in/rows*.csv", %s}
+  streams:
+    - name: rows
+      sync_mode: incremental_append
+      schema: {id: int64, amount: decimal, updated_at: timestamp}
+destination:
+  connector: jsonl
+  config: {path: %q, %s}
+options:
+  batch_size: 5000
+  commit_rows: 10000
+  commit_interval: 200ms
+`, bucket, creds, out, creds))
+
+	reset := func() {
+		objs := s3.Client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "out/", Recursive: true})
+		for e := range s3.Client.RemoveObjects(ctx, bucket, objs, minio.RemoveObjectsOptions{}) {
+			t.Fatalf("reset: %v", e.Err)
+		}
+	}
+	committed := func() int64 {
+		n, err := filesink.RowsIn(ctx, r, out, "rows")
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	verify := func(i int) {
+		seen := make([]bool, crashRows)
+		n := 0
+		err := filesink.ReadIn(ctx, r, out, "rows", jsonl.SinkFormat(), func(s *connector.Schema, row []any) error {
+			v, err := connector.Convert(connector.TypeInt64, row[s.Index("id")])
+			if err != nil {
+				return err
+			}
+			id := v.(int64)
+			if id < 0 || id >= crashRows || seen[id] {
+				return fmt.Errorf("id %d out of range or loaded twice", id)
+			}
+			seen[id] = true
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+		if n != crashRows {
+			t.Fatalf("iteration %d: %d rows, want %d", i, n, crashRows)
+		}
+	}
+	crashLoop(t, nil, reset, committed, verify, dir)
 }
