@@ -61,6 +61,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Opening a connection reads the schema and runs the pragmas, which
+	// costs more than most queries: keep connections for concurrent
+	// requests instead of database/sql's two idle ones.
+	db.SetMaxIdleConns(sqliteIdleConns)
 	s := &SQLite{sqlStore: sqlStore{db: db}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -68,6 +72,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	return s, nil
 }
+
+// sqliteIdleConns is how many connections the embedded store keeps open
+// between queries.
+const sqliteIdleConns = 32
 
 // Path is the database file.
 func (s *SQLite) Path() string { return s.path }
