@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,7 +97,9 @@ func run(kind, pgURL string, pipelines, runs, clients int, duration, goal time.D
 			return err
 		}
 	}
+	cpu0 := cpuTime()
 	res, err := load(client, base, routes, clients, duration)
+	cpu := cpuTime() - cpu0
 	if cpuProfile != nil {
 		pprof.StopCPUProfile()
 		cpuProfile.Close()
@@ -106,6 +109,14 @@ func run(kind, pgURL string, pipelines, runs, clients int, duration, goal time.D
 	}
 	fmt.Printf("%d clients for %s:\n", clients, duration)
 	fmt.Printf("%-24s %8s %8s %8s %8s %8s %8s\n", "route", "requests", "req/s", "p50", "p95", "p99", "max")
+	total := 0
+	for _, lat := range res {
+		total += len(lat)
+	}
+	// CPU per request says what the machine's load does not: on an idle
+	// machine with N cores, about N s / cpu-per-request requests a second.
+	fmt.Printf("process CPU time %s for %d requests: %.2fms a request (server and load generator together)\n",
+		cpu.Round(time.Millisecond), total, float64(cpu.Microseconds())/1000/float64(total))
 	missed := false
 	for i, r := range routes {
 		lat := res[i]
@@ -122,6 +133,15 @@ func run(kind, pgURL string, pipelines, runs, clients int, duration, goal time.D
 	}
 	fmt.Printf("every route's p99 is under %s\n", goal)
 	return nil
+}
+
+// cpuTime is the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuProfile receives the profile of the measured load when asked for.
