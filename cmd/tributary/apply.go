@@ -460,6 +460,7 @@ func makePlan(ctx context.Context, c *client, objs []object) (*plan, error) {
 		}
 		return strings.Compare(a.name, b.name)
 	})
+	objs = upstreamsFirst(objs)
 	p := &plan{}
 	for _, o := range objs {
 		var s step
@@ -477,6 +478,52 @@ func makePlan(ctx context.Context, c *client, objs []object) (*plan, error) {
 		p.steps = append(p.steps, s)
 	}
 	return p, nil
+}
+
+// upstreamsFirst orders pipelines so that those named in another's
+// depends_on are saved before it; the server refuses a depends_on naming
+// no pipeline. Other objects keep their order; a cycle keeps the order it
+// has (the server refuses it).
+func upstreamsFirst(objs []object) []object {
+	byName := map[string]int{}
+	deps := map[string][]string{}
+	for i, o := range objs {
+		if o.kind != "pipeline" {
+			continue
+		}
+		byName[o.name] = i
+		var head struct {
+			DependsOn []string `json:"depends_on"`
+		}
+		// A malformed depends_on is the server's to report.
+		_ = json.Unmarshal(o.doc, &head)
+		deps[o.name] = head.DependsOn
+	}
+	out := make([]object, 0, len(objs))
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(i int)
+	visit = func(i int) {
+		o := objs[i]
+		if state[o.name] != 0 {
+			return
+		}
+		state[o.name] = 1
+		for _, up := range deps[o.name] {
+			if j, ok := byName[up]; ok && state[up] == 0 {
+				visit(j)
+			}
+		}
+		state[o.name] = 2
+		out = append(out, o)
+	}
+	for i, o := range objs {
+		if o.kind != "pipeline" {
+			out = append(out, o)
+			continue
+		}
+		visit(i)
+	}
+	return out
 }
 
 func planConnection(o object, rc remoteConnection, exists bool, secrets []string) (step, error) {

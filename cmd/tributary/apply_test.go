@@ -95,3 +95,28 @@ func TestApplySendsToken(t *testing.T) {
 		t.Errorf("Authorization headers seen: %v", auth)
 	}
 }
+
+func TestUpstreamsFirst(t *testing.T) {
+	pipe := func(name, deps string) object {
+		return object{kind: "pipeline", name: name, doc: []byte(`{"name":"` + name + `","depends_on":[` + deps + `]}`)}
+	}
+	cases := []struct {
+		name string
+		in   []object
+		want string
+	}{
+		{"no dependencies keep their order", []object{{kind: "connection", name: "c"}, pipe("a", ""), pipe("b", "")}, "c a b"},
+		{"upstream moved before", []object{{kind: "connection", name: "c"}, pipe("a", `"c2"`), pipe("b", `"d"`), pipe("c2", ""), pipe("d", `"c2"`)}, "c c2 a d b"},
+		{"upstream outside the folder", []object{pipe("a", `"elsewhere"`)}, "a"},
+		{"cycle", []object{pipe("a", `"b"`), pipe("b", `"a"`)}, "b a"},
+	}
+	for _, c := range cases {
+		var got []string
+		for _, o := range upstreamsFirst(c.in) {
+			got = append(got, o.name)
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
