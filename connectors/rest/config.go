@@ -91,6 +91,8 @@ type Pagination struct {
 	SizeParam string `json:"size_param,omitempty" jsonschema:"description=page: page size parameter; offset: limit parameter (limit)"`
 	Size      int    `json:"size,omitempty" jsonschema:"description=Page size sent in size_param; offset paging steps by it"`
 	Start     *int   `json:"start,omitempty" jsonschema:"description=page: first page number (1); offset: first offset (0)"`
+	// Concurrency is how many pages are requested at once.
+	Concurrency int `json:"concurrency,omitempty" jsonschema:"description=page and offset: pages requested at once (the next ones are known in advance),default=1"`
 	// CursorPath and NextURLPath select from the response body.
 	CursorPath  string `json:"cursor_path,omitempty" jsonschema:"description=cursor: JSONPath of the next cursor; absent, null or empty ends the stream"`
 	NextURLPath string `json:"next_url_path,omitempty" jsonschema:"description=next_url: JSONPath of the next page's URL"`
@@ -291,6 +293,9 @@ func checkStream(sc StreamConfig) (compiled, error) {
 			}
 		default:
 			bad("pagination.type", "unknown type %q (known: none, page, offset, cursor, link, next_url)", p.Type)
+		}
+		if p.Concurrency > 1 && p.Type != "page" && p.Type != "offset" {
+			bad("pagination.concurrency", "only page and offset pagination know the next pages in advance")
 		}
 		if p.Type == "offset" && p.Size <= 0 {
 			bad("pagination.size", "offset pagination needs the page size")

@@ -7,7 +7,7 @@ import (
 )
 
 func TestSelectRecordsKeepsOrder(t *testing.T) {
-	doc, err := decodeBody([]byte(`{"data":{"items":[{"z":1,"a":{"q":2}},{"z":3}]},"next":"x"}`), "application/json")
+	doc, err := decodeBody([]byte(`{"data":{"items":[{"z":1,"a":{"q":2}},{"z":3}]},"next":"x"}`), "application/json", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
@@ -79,6 +81,10 @@ func (p *Pages) Cursor() string { return p.low }
 // Resume is the position a vendor reader saved with its last committed
 // page, nil when the sync starts afresh.
 func (p *Pages) Resume() json.RawMessage { return p.pos.Custom }
+
+// ordered says the next page is decoded keeping key order: until the
+// stream's schema is inferred, whose field order is the API's.
+func (p *Pages) ordered() bool { return p.objects == nil }
 
 // Full reports whether the read reached its row limit (a preview).
 func (p *Pages) Full() bool { return p.limit > 0 && p.rows >= p.limit }
@@ -268,6 +274,8 @@ func (p *Pages) recordKVs(r any) ([]filesource.KV, bool) {
 	switch x := r.(type) {
 	case *object:
 		kv = x.kvs()
+	case map[string]any:
+		kv = p.mapKVs(x)
 	case []filesource.KV:
 		kv = x
 	default:
@@ -277,6 +285,30 @@ func (p *Pages) recordKVs(r any) ([]filesource.KV, bool) {
 		kv = p.reshape(kv)
 	}
 	return kv, true
+}
+
+// mapKVs orders the fields of an unordered record: known fields in schema
+// order, fields new to the stream after them by name.
+func (p *Pages) mapKVs(m map[string]any) []filesource.KV {
+	kv := make([]filesource.KV, 0, len(m))
+	if p.objects != nil {
+		for _, f := range p.objects.Schema().Fields {
+			if v, ok := m[f.Name]; ok {
+				kv = append(kv, filesource.KV{Key: f.Name, Value: v})
+			}
+		}
+	}
+	if len(kv) == len(m) {
+		return kv
+	}
+	known := len(kv)
+	for k, v := range m {
+		if !slices.ContainsFunc(kv[:known], func(e filesource.KV) bool { return e.Key == k }) {
+			kv = append(kv, filesource.KV{Key: k, Value: v})
+		}
+	}
+	slices.SortFunc(kv[known:], func(a, b filesource.KV) int { return strings.Compare(a.Key, b.Key) })
+	return kv
 }
 
 func kvObject(kv []filesource.KV) *object {
@@ -299,6 +331,8 @@ func jsonKind(v any) string {
 		return "boolean"
 	case []any:
 		return "array"
+	case map[string]any, *object:
+		return "object"
 	}
 	return "value"
 }
@@ -403,7 +437,7 @@ func (s *Source) readStream(ctx context.Context, st connector.Stream, raw json.R
 		} else if first, err = s.firstRequest(ctx, sc, hooks, p, sc.Path); err != nil {
 			return err
 		}
-		err = s.pageLoop(ctx, sc, comp, first, func(recs []any, req, next *Request) (bool, error) {
+		err = s.pageLoop(ctx, sc, comp, first, p.ordered, func(recs []any, req, next *Request) (bool, error) {
 			err := p.page(ctx, recs, req.String(), func(ps *state) { ps.Next, ps.Done = next, next == nil })
 			return p.Full(), err
 		})
@@ -532,7 +566,11 @@ func formatCursor(v, format string) (string, error) {
 
 // pageLoop requests pages from first on until the pagination ends or
 // onPage says stop.
-func (s *Source) pageLoop(ctx context.Context, sc StreamConfig, comp compiled, req *Request, onPage func(recs []any, req, next *Request) (bool, error)) error {
+func (s *Source) pageLoop(ctx context.Context, sc StreamConfig, comp compiled, req *Request, ordered func() bool, onPage func(recs []any, req, next *Request) (bool, error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	f := s.fetcher(ctx, sc.Pagination)
+	defer f.wait()
+	defer cancel()
 	seen := map[string]int{}
 	for n := 1; req != nil; n++ {
 		key := requestKey(req)
@@ -540,11 +578,11 @@ func (s *Source) pageLoop(ctx context.Context, sc StreamConfig, comp compiled, r
 			return fmt.Errorf("pagination loop: page %d would request %s again, as page %d did (the API handed back the same cursor or link)", n, req, prev)
 		}
 		seen[key] = n
-		resp, err := s.client.Do(ctx, req, nil)
+		resp, err := f.get(req)
 		if err != nil {
 			return fmt.Errorf("page %d: %w", n, err)
 		}
-		doc, err := decodeBody(resp.Body, resp.Header.Get("Content-Type"))
+		doc, err := decodeBody(resp.Body, resp.Header.Get("Content-Type"), ordered())
 		if err != nil {
 			return fmt.Errorf("page %d, %s: %w", n, req, err)
 		}
@@ -564,6 +602,82 @@ func (s *Source) pageLoop(ctx context.Context, sc StreamConfig, comp compiled, r
 	}
 	return nil
 }
+
+// fetcher sends a stream's requests. With pagination.concurrency above one
+// and page or offset pagination, where the next request does not depend
+// on the answer, it requests that many pages ahead; answers are still
+// used in order, and pages past the last are dropped unread.
+type fetcher struct {
+	s       *Source
+	ctx     context.Context
+	pg      *Pagination
+	ahead   []*inflight
+	pending sync.WaitGroup
+}
+
+type inflight struct {
+	key  string
+	req  *Request
+	done chan struct{}
+	resp *Response
+	err  error
+}
+
+func (s *Source) fetcher(ctx context.Context, pg *Pagination) *fetcher {
+	f := &fetcher{s: s, ctx: ctx}
+	if pg != nil && pg.Concurrency > 1 && (pg.Type == "page" || pg.Type == "offset") {
+		f.pg = pg
+	}
+	return f
+}
+
+func (f *fetcher) start(req *Request) {
+	in := &inflight{key: requestKey(req), req: req, done: make(chan struct{})}
+	f.ahead = append(f.ahead, in)
+	f.pending.Add(1)
+	go func() {
+		defer f.pending.Done()
+		defer close(in.done)
+		in.resp, in.err = f.s.client.Do(f.ctx, req, nil)
+	}()
+}
+
+// get returns the answer to req, from the requests sent ahead when one of
+// them is req.
+func (f *fetcher) get(req *Request) (*Response, error) {
+	if f.pg == nil {
+		return f.s.client.Do(f.ctx, req, nil)
+	}
+	key := requestKey(req)
+	for len(f.ahead) > 0 && f.ahead[0].key != key {
+		f.ahead = f.ahead[1:] // not asked for after all
+	}
+	if len(f.ahead) == 0 {
+		f.start(req)
+	}
+	// Keep the window full: the pages after the last one sent, assuming
+	// each comes back full.
+	for len(f.ahead) < f.pg.Concurrency {
+		last := f.ahead[len(f.ahead)-1].req
+		next, err := nextRequest(f.pg, compiled{}, last, nil, nil, max(f.pg.Size, 1))
+		if err != nil || next == nil {
+			break
+		}
+		f.start(next)
+	}
+	in := f.ahead[0]
+	f.ahead = f.ahead[1:]
+	select {
+	case <-in.done:
+	case <-f.ctx.Done():
+		return nil, f.ctx.Err()
+	}
+	return in.resp, in.err
+}
+
+// wait lets requests still under way end; the loop's context is
+// cancelled by then.
+func (f *fetcher) wait() { f.pending.Wait() }
 
 func requestKey(r *Request) string {
 	b, _ := json.Marshal(r.Body)
@@ -695,18 +809,18 @@ func (s *Source) readChildren(ctx context.Context, sc StreamConfig, comp compile
 	}
 	// Parents are read whole, without their incremental filter: a child
 	// changes without its parent changing.
-	var parents []*object
+	var parents []any
 	pfirst, err := s.firstRequest(ctx, parent.StreamConfig, StreamHooks{}, &Pages{}, parent.Path)
 	if err != nil {
 		return err
 	}
-	err = s.pageLoop(ctx, parent.StreamConfig, pcomp, pfirst, func(recs []any, req, _ *Request) (bool, error) {
+	unordered := func() bool { return false }
+	err = s.pageLoop(ctx, parent.StreamConfig, pcomp, pfirst, unordered, func(recs []any, req, _ *Request) (bool, error) {
 		for i, r := range recs {
-			o, ok := r.(*object)
-			if !ok {
+			if _, ok := r.(map[string]any); !ok {
 				return false, fmt.Errorf("parent stream %s: %s, record %d is a %s, not an object", parent.Name, req, i+1, jsonKind(r))
 			}
-			parents = append(parents, o)
+			parents = append(parents, r)
 		}
 		return p.sample != nil && len(parents) > 0, nil
 	})
@@ -717,7 +831,7 @@ func (s *Source) readChildren(ctx context.Context, sc StreamConfig, comp compile
 		par := parents[i]
 		var missing []string
 		path := placeholder.ReplaceAllStringFunc(sc.Path, func(m string) string {
-			v, ok := par.vals[m[1:len(m)-1]]
+			v, ok := field(par, m[1:len(m)-1])
 			if !ok || v == nil {
 				missing = append(missing, m)
 				return m
@@ -728,8 +842,9 @@ func (s *Source) readChildren(ctx context.Context, sc StreamConfig, comp compile
 			return fmt.Errorf("parent %s record %d has no value for %s in path %q", parent.Name, i+1, strings.Join(missing, ", "), sc.Path)
 		}
 		p.extra = p.extra[:0]
-		for child, field := range sc.Parent.Fields {
-			p.extra = append(p.extra, filesource.KV{Key: child, Value: plain(par.vals[field])})
+		for child, parentField := range sc.Parent.Fields {
+			v, _ := field(par, parentField)
+			p.extra = append(p.extra, filesource.KV{Key: child, Value: plain(v)})
 		}
 		sortKVs(p.extra)
 		var first *Request
@@ -738,7 +853,7 @@ func (s *Source) readChildren(ctx context.Context, sc StreamConfig, comp compile
 		} else if first, err = s.firstRequest(ctx, sc, hooks, p, path); err != nil {
 			return err
 		}
-		err := s.pageLoop(ctx, sc, comp, first, func(recs []any, req, next *Request) (bool, error) {
+		err := s.pageLoop(ctx, sc, comp, first, p.ordered, func(recs []any, req, next *Request) (bool, error) {
 			err := p.page(ctx, recs, req.String(), func(ps *state) {
 				ps.Parents, ps.Next = i, next
 				if next == nil {

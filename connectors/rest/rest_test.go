@@ -301,6 +301,42 @@ func TestParentChild(t *testing.T) {
 	}
 }
 
+// Page pagination with concurrency requests pages ahead and still hands
+// records over once each, in order.
+func TestConcurrentPages(t *testing.T) {
+	srv := newAPIServer(t, "none", 25)
+	srv.slow = 20 * time.Millisecond
+	src := newTestSource(t, map[string]any{"base_url": srv.URL + "/api"})
+	st := connector.Stream{Name: "orders", Config: map[string]any{"path": "/page/orders", "pagination": map[string]any{"type": "page", "size_param": "per_page", "size": 3, "concurrency": 4}}}
+	e, err := read(t, src, st, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(e.Rows()); !slices.Equal(got, seq(1, 25)) {
+		t.Fatalf("ids = %v", got)
+	}
+	log := srv.log()
+	for p := 1; p <= 9; p++ {
+		if !slices.Contains(log, fmt.Sprintf("/page/orders?page=%d&per_page=3", p)) {
+			t.Errorf("page %d not requested: %v", p, log)
+		}
+	}
+	if len(log) > 12 {
+		t.Errorf("%d requests, more than 9 pages and 3 ahead", len(log))
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.maxInflight < 2 {
+		t.Errorf("at most %d request at once", srv.maxInflight)
+	}
+	// A resumed read starts at the saved page, concurrency or not.
+	var state struct{ Next *Request }
+	json.Unmarshal(e.Checkpoints[2], &state)
+	if state.Next == nil || state.Next.Query.Get("page") != "4" {
+		t.Errorf("third checkpoint = %s", e.Checkpoints[2])
+	}
+}
+
 func TestRateLimit(t *testing.T) {
 	srv := newAPIServer(t, "none", 30)
 	src := newTestSource(t, map[string]any{"base_url": srv.URL + "/api", "rate_limit": map[string]any{"requests_per_second": 20}})

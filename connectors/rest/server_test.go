@@ -40,6 +40,10 @@ type apiServer struct {
 	refreshTok string
 	// delay stalls the first request this long (timeouts).
 	delay time.Duration
+	// slow delays every answer; inflight and maxInflight count requests
+	// being answered at once.
+	slow                  time.Duration
+	inflight, maxInflight int
 	// down answers every request from this request number on with a 404,
 	// an API gone away mid-sync; 0 means never.
 	down int
@@ -111,7 +115,16 @@ func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 	fault := s.faults[n]
 	delay := s.delay
 	s.delay = 0
+	s.inflight++
+	s.maxInflight = max(s.maxInflight, s.inflight)
+	slow := s.slow
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}()
+	time.Sleep(slow)
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
