@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tributary-data/tributary/connector"
@@ -100,5 +101,43 @@ func TestRemoteDocExamples(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Error("no destination example")
+	}
+}
+
+// TestS3AbortsUnfinishedUploads: a part larger than one upload chunk goes
+// up as a multipart upload, which a killed process leaves unfinished (and
+// billed) in the bucket. Opening the stream again aborts it.
+func TestS3AbortsUnfinishedUploads(t *testing.T) {
+	ctx := context.Background()
+	s3 := peertest.StartS3(t)
+	bucket := s3.Bucket(t)
+	core := minio.Core{Client: s3.Client}
+	// What a kill during the upload of a big part leaves behind.
+	if _, err := core.NewMultipartUpload(ctx, bucket, "out/s/part-000001-000007.jsonl", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Another stream's upload is not this stream's business.
+	if _, err := core.NewMultipartUpload(ctx, bucket, "out/other/part-000001-000000.jsonl", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := filesink.NewAt("s3://"+bucket+"/out", jsonl.SinkFormat(), s3.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	w, err := d.Open(ctx, connector.Load{Pipeline: "p", Stream: "s", SyncMode: connector.IncrementalAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close(ctx, false)
+	var left []string
+	for u := range s3.Client.ListIncompleteUploads(ctx, bucket, "", true) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		left = append(left, u.Key)
+	}
+	if len(left) != 1 || left[0] != "out/other/part-000001-000000.jsonl" {
+		t.Errorf("unfinished uploads after open = %v, want only the other stream's", left)
 	}
 }

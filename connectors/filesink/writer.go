@@ -127,8 +127,14 @@ func cloneSchema(s *connector.Schema) *connector.Schema {
 }
 
 // clean removes what a killed run left in a stream directory: temporary
-// files and parts the manifest does not list. Other files are left alone.
+// files, parts the manifest does not list and unfinished uploads. Other
+// files are left alone.
 func clean(ctx context.Context, fsys location.FS, dir string, m *Manifest) error {
+	if a, ok := fsys.(location.UploadAborter); ok {
+		if err := a.AbortUploads(ctx, dir); err != nil {
+			return err
+		}
+	}
 	listed := make(map[string]bool, len(m.Parts))
 	for _, p := range m.Parts {
 		listed[p.File] = true

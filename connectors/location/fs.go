@@ -73,6 +73,13 @@ type FS interface {
 	Close() error
 }
 
+// UploadAborter is a file system where a killed writer can leave
+// invisible, half-written files behind (S3's incomplete multipart
+// uploads); AbortUploads drops those under dir.
+type UploadAborter interface {
+	AbortUploads(ctx context.Context, dir string) error
+}
+
 // ReaderAt is random read access to one file of a known size.
 type ReaderAt interface {
 	io.ReaderAt

@@ -234,6 +234,26 @@ func (w *s3Writer) Abort() error {
 	return nil
 }
 
+// AbortUploads aborts the multipart uploads under dir that a killed
+// writer left: S3 keeps (and bills) their parts until then.
+func (s *s3FS) AbortUploads(ctx context.Context, dir string) error {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	// The whole bucket is listed and filtered here: MinIO lists uploads
+	// by exact key only, not by prefix.
+	for u := range s.c.ListIncompleteUploads(ctx, s.bucket, "", true) {
+		if u.Err != nil {
+			return s.wrap("list uploads", prefix, u.Err)
+		}
+		if !strings.HasPrefix(u.Key, prefix) {
+			continue
+		}
+		if err := s.c.RemoveIncompleteUpload(ctx, s.bucket, u.Key); err != nil {
+			return s.wrap("abort upload", u.Key, err)
+		}
+	}
+	return nil
+}
+
 // Rename copies the object and removes the source: S3 has no rename.
 func (s *s3FS) Rename(ctx context.Context, from, to string) error {
 	_, err := s.c.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: to}, minio.CopySrcOptions{Bucket: s.bucket, Object: from})
