@@ -209,7 +209,8 @@ destination:
 	if r.code == 0 {
 		t.Fatalf("apply of an invalid spec succeeded:\n%s", r.stdout)
 	}
-	mustContain(t, "apply of an invalid spec", r.stderr, "pipeline people", "people.yaml", "source.streams[0].sync_mode")
+	mustContain(t, "apply of an invalid spec", r.stderr, "1 of 1 changes refused", "pipeline people", "people.yaml", "source.streams[0].sync_mode")
+	mustContain(t, "apply of an invalid spec", r.stdout, "pipeline people: refused")
 	s.json(200, "GET", "/api/v1/pipelines", nil, &list)
 	if list.Items[0].Version != 2 {
 		t.Errorf("version after a refused apply: %d", list.Items[0].Version)

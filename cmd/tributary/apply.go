@@ -268,7 +268,10 @@ func readObjects(dir string) ([]object, error) {
 	var objs []object
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			return fmt.Errorf("read %s: %w", path, err)
 		}
 		if d.IsDir() {
 			if path != dir && strings.HasPrefix(d.Name(), ".") {
@@ -605,7 +608,11 @@ func planPipeline(ctx context.Context, c *client, o object, rp remotePipeline, e
 	return s, err
 }
 
+// apply saves every planned change; a refused one does not stop the
+// others (a pipeline naming a refused connection is refused in turn, saying
+// so). It returns every refusal.
 func (p *plan) apply(ctx context.Context, c *client, w io.Writer) error {
+	var errs []error
 	for _, s := range p.steps {
 		if s.action == "unchanged" {
 			continue
@@ -629,12 +636,21 @@ func (p *plan) apply(ctx context.Context, c *client, w io.Writer) error {
 			}
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			var pr *problem
 			if errors.As(err, &pr) {
-				return fmt.Errorf("%s %s (%s): %s", s.obj.kind, s.obj.name, s.obj.file, pr.Error())
+				err = fmt.Errorf("%s %s (%s): %s", s.obj.kind, s.obj.name, s.obj.file, pr.Error())
+			} else {
+				err = fmt.Errorf("%s %s (%s): %w", s.obj.kind, s.obj.name, s.obj.file, err)
 			}
-			return fmt.Errorf("%s %s (%s): %w", s.obj.kind, s.obj.name, s.obj.file, err)
+			fmt.Fprintf(w, "%s %s: refused\n", s.obj.kind, s.obj.name)
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d changes refused:\n%w", len(errs), p.changes(), errors.Join(errs...))
 	}
 	return nil
 }
