@@ -58,7 +58,13 @@ func startWorker(t *testing.T, dir string, env []string, args ...string) *worker
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"worker", "--data", data}, args...)...)
+	return startProc(t, dir, env, "tributary worker executing runs", append([]string{"worker", "--data", data}, args...)...)
+}
+
+// startProc starts the binary and waits until its output holds ready.
+func startProc(t *testing.T, dir string, env []string, ready string, args ...string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	w := &workerProc{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
@@ -78,22 +84,22 @@ func startWorker(t *testing.T, dir string, env []string, args ...string) *worker
 		select {
 		case <-w.exited:
 			if w.err != nil {
-				t.Errorf("worker %d exited with %v:\n%s", w.pid(), w.err, w.logs)
+				t.Errorf("%s %d exited with %v:\n%s", args[0], w.pid(), w.err, w.logs)
 			}
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
-			t.Errorf("worker %d did not stop on interrupt:\n%s", w.pid(), w.logs)
+			t.Errorf("%s %d did not stop on interrupt:\n%s", args[0], w.pid(), w.logs)
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(w.logs.String(), "tributary worker executing runs") {
+	for !strings.Contains(w.logs.String(), ready) {
 		select {
 		case <-w.exited:
-			t.Fatalf("worker exited: %v\n%s", w.err, w.logs)
+			t.Fatalf("%s exited: %v\n%s", args[0], w.err, w.logs)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("worker not ready:\n%s", w.logs)
+			t.Fatalf("%s not ready:\n%s", args[0], w.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -447,6 +453,43 @@ func TestWorkerLostMidRun(t *testing.T) {
 			mustContain(t, "run log", s.runLog(runID), fmt.Sprintf(c.log, as.Items[0].Worker, as.Items[1].Worker))
 		})
 	}
+}
+
+// TestEmbeddedServerKilled: `tributary serve` on the embedded SQLite
+// store is killed with SIGKILL during a run; once restarted, it takes the
+// run over when the dead process's lease expires and finishes it from the
+// last checkpoint, every row loaded once.
+func TestEmbeddedServerKilled(t *testing.T) {
+	const total = 500_000
+	conn := needPostgres(t)
+	dest := pgSchemas(t, conn, "e2e_embedded")[0]
+	dir := t.TempDir()
+	writeRows(t, filepath.Join(dir, "data", "rows"), total, total/4)
+	start := func() (*workerProc, *server) {
+		addr := freeAddr(t)
+		p := startProc(t, dir, nil, "tributary serving",
+			"serve", "--addr", addr, "--data", filepath.Join(dir, "tributary-data"), "--workers", "1", "--rescue-after", "3s")
+		return p, &server{t: t, base: "http://" + addr, logs: &bytes.Buffer{}}
+	}
+	first, s := start()
+	runID := s.trigger(s.createPipeline(bigSpec("embedded", dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pgURL, "schema": dest}}, nil)))
+	table := dest + ".rows"
+	waitCommitted(t, s, conn, table, runID, total)
+	first.signal(t, syscall.SIGKILL)
+
+	second, s := start()
+	got := s.waitFinished(runID, 3*time.Minute)
+	if got.Status != "succeeded" {
+		t.Fatalf("run %+v\n%s\n%s", got, s.runLog(runID), second.logs)
+	}
+	verifyOnce(t, conn, table, total)
+	as := s.attempts(runID)
+	last := as.Items[len(as.Items)-1]
+	if as.Items[0].Outcome != "lost" || !strings.HasSuffix(as.Items[0].Worker, ":"+strconv.Itoa(first.pid())) ||
+		last.Outcome != "succeeded" || !strings.HasSuffix(last.Worker, ":"+strconv.Itoa(second.pid())) {
+		t.Fatalf("attempts %+v; want the first lost by process %d, the last succeeded by %d", as.Items, first.pid(), second.pid())
+	}
+	mustContain(t, "run log", s.runLog(runID), fmt.Sprintf("worker %s lost; resumed from checkpoint by %s", as.Items[0].Worker, as.Items[1].Worker))
 }
 
 // pgCluster is a PostgreSQL server of the test's own, which it may stop
