@@ -92,7 +92,8 @@ type Writer interface {
 	io.Writer
 	// Commit makes the file durable and complete and returns its size.
 	Commit() (int64, error)
-	// Abort drops the file.
+	// Abort drops a file not committed; it may follow a failed Commit
+	// and be called more than once.
 	Abort() error
 }
 

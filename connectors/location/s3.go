@@ -196,18 +196,26 @@ func (s *s3FS) ReadDir(ctx context.Context, dir string) ([]Entry, error) {
 
 // s3Writer streams an upload; the object appears whole when it completes.
 type s3Writer struct {
-	pw   *io.PipeWriter
-	done chan error
-	n    int64
-	info minio.UploadInfo
+	pw       *io.PipeWriter
+	done     chan error
+	n        int64
+	finished bool
+	err      error // the upload's outcome, once finished
+}
+
+// wait returns the upload's outcome; it may be called more than once.
+func (w *s3Writer) wait() error {
+	if !w.finished {
+		w.err, w.finished = <-w.done, true
+	}
+	return w.err
 }
 
 func (s *s3FS) Create(ctx context.Context, p string) (Writer, error) {
 	pr, pw := io.Pipe()
 	w := &s3Writer{pw: pw, done: make(chan error, 1)}
 	go func() {
-		info, err := s.c.PutObject(ctx, s.bucket, p, pr, -1, minio.PutObjectOptions{PartSize: s3PartSize, ContentType: "application/octet-stream"})
-		w.info = info
+		_, err := s.c.PutObject(ctx, s.bucket, p, pr, -1, minio.PutObjectOptions{PartSize: s3PartSize, ContentType: "application/octet-stream"})
 		pr.CloseWithError(err)
 		w.done <- s.wrap("upload", p, err)
 	}()
@@ -222,15 +230,17 @@ func (w *s3Writer) Write(b []byte) (int, error) {
 
 func (w *s3Writer) Commit() (int64, error) {
 	w.pw.Close()
-	if err := <-w.done; err != nil {
+	if err := w.wait(); err != nil {
 		return 0, err
 	}
 	return w.n, nil
 }
 
+// Abort stops an upload in flight, which then leaves nothing behind; a
+// committed upload stays.
 func (w *s3Writer) Abort() error {
 	w.pw.CloseWithError(errors.New("upload aborted"))
-	<-w.done
+	w.wait()
 	return nil
 }
 
