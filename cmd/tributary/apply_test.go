@@ -120,3 +120,53 @@ func TestUpstreamsFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyConnectionSecrets creates a connection from a file with its
+// secret from the environment, then changes another field without the
+// variable set: the plan shows the change only, and the stored secret is
+// kept.
+func TestApplyConnectionSecrets(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer(api.New(api.Config{Store: st}))
+	defer srv.Close()
+	file := "kind: connection\nname: wh\nconnector: postgres\nconfig:\n  schema: a\n  url: ${WH_URL_FOR_TEST}\n"
+	dir := writeTree(t, map[string]string{"connections/wh.yaml": file})
+	apply := func(args ...string) (string, error) {
+		cmd := newApplyCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetArgs(append([]string{"-f", dir, "--server", srv.URL}, args...))
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	if _, err := apply(); err == nil || !strings.Contains(err.Error(), "WH_URL_FOR_TEST (config.url)") {
+		t.Fatalf("create without the secret's variable: %v", err)
+	}
+	t.Setenv("WH_URL_FOR_TEST", "postgres://u:s3cret@db/x")
+	if out, err := apply(); err != nil || !strings.Contains(out, "connection wh: create") {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	os.Unsetenv("WH_URL_FOR_TEST")
+	if out, err := apply(); err != nil || !strings.Contains(out, "connection wh: unchanged") {
+		t.Fatalf("unchanged: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connections", "wh.yaml"), []byte(strings.Replace(file, "schema: a", "schema: b", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := apply()
+	if err != nil || !strings.Contains(out, "connection wh: update") || !strings.Contains(out, `~ config.schema: "a" -> "b"`) {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	c, err := st.ConnectionByName(ctx, "wh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Config["schema"] != "b" || c.Config["url"] != "postgres://u:s3cret@db/x" {
+		t.Errorf("stored config %v", c.Config)
+	}
+}
