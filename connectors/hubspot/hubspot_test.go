@@ -155,6 +155,10 @@ func TestDiscoverAndErrors(t *testing.T) {
 		c.Schema.Fields[4].Type != connector.TypeDecimal || !slices.Equal(c.PrimaryKey, []string{"id"}) {
 		t.Fatalf("contacts = %+v", c)
 	}
+	named, err := src.DiscoverStreams(context.Background(), []connector.Stream{{Name: "people", Config: map[string]any{"object": "contacts", "properties": []string{"email"}}}})
+	if err != nil || !slices.Equal(named.Streams[0].Schema.Names(), []string{"id", "email", "createdAt", "updatedAt", "archived"}) {
+		t.Fatalf("DiscoverStreams = %+v, %v", named, err)
+	}
 	bad := newTestSource(t, srv, map[string]any{"access_token": "wrong"})
 	if err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "INVALID_AUTHENTICATION") {
 		t.Fatalf("check: %v", err)

@@ -175,6 +175,23 @@ func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
 	return cat, nil
 }
 
+// DiscoverStreams describes the given streams, whatever objects the
+// config lists.
+func (s *Source) DiscoverStreams(ctx context.Context, streams []connector.Stream) (*connector.Catalog, error) {
+	cat := &connector.Catalog{}
+	for _, cs := range streams {
+		st, err := s.resolve(ctx, cs)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", cs.Name, err)
+		}
+		cat.Streams = append(cat.Streams, connector.StreamInfo{
+			Name: cs.Name, Schema: st.schema(), PrimaryKey: []string{"id"}, CursorCandidates: []string{cursorField},
+			SyncModes: connector.SyncModes,
+		})
+	}
+	return cat, nil
+}
+
 // schema is the flattened record: id, the properties, timestamps,
 // archived and associations.
 func (st stream) schema() *connector.Schema {

@@ -474,6 +474,26 @@ func TestDiscoverInfersSchema(t *testing.T) {
 	}
 }
 
+// A stream the pipeline defines, not the connection, is described by
+// DiscoverStreams with its own settings.
+func TestDiscoverStreams(t *testing.T) {
+	srv := newAPIServer(t, "none", 3)
+	src := newTestSource(t, map[string]any{"base_url": srv.URL + "/api"})
+	cat, err := src.(*Source).DiscoverStreams(context.Background(), []connector.Stream{{Name: "orders", CursorField: "updated_at", PrimaryKey: []string{"id"}, Config: map[string]any{
+		"path": "/offset/orders", "records": "$.results.items", "pagination": map[string]any{"type": "offset", "size": 2}, "incremental": map[string]any{"param": "updated_since"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cat.Find("orders")
+	if o == nil || !slices.Equal(o.Schema.Names(), []string{"id", "customer", "amount", "updated_at", "score"}) || !slices.Equal(o.CursorCandidates, []string{"updated_at"}) || !slices.Contains(o.SyncModes, connector.IncrementalDedup) {
+		t.Fatalf("orders = %+v", o)
+	}
+	if got := srv.log(); len(got) != 1 {
+		t.Errorf("requests = %v, want the first page only", got)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		cfg  string

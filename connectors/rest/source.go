@@ -140,6 +140,37 @@ func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
 	return cat, nil
 }
 
+// DiscoverStreams describes the given streams, each with its pipeline
+// settings merged over the declared ones: a pipeline may define streams
+// the connection does not declare, which Discover cannot know.
+func (s *Source) DiscoverStreams(ctx context.Context, streams []connector.Stream) (*connector.Catalog, error) {
+	n := s.cfg.SampleRecords
+	if n <= 0 {
+		n = 100
+	}
+	cat := &connector.Catalog{}
+	for _, st := range streams {
+		schema, err := s.sample(ctx, connector.Stream{Name: st.Name, Config: st.Config}, n)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", st.Name, err)
+		}
+		sc, _ := s.streamConfig(st)
+		info := connector.StreamInfo{Name: st.Name, Schema: schema, PrimaryKey: st.PrimaryKey, SyncModes: []connector.SyncMode{connector.FullRefreshOverwrite, connector.FullRefreshAppend}}
+		if inc := sc.Incremental; inc != nil {
+			cursor := inc.CursorField
+			if cursor == "" {
+				cursor = st.CursorField
+			}
+			if cursor != "" {
+				info.CursorCandidates = []string{cursor}
+				info.SyncModes = append(info.SyncModes, connector.IncrementalAppend, connector.IncrementalDedup)
+			}
+		}
+		cat.Streams = append(cat.Streams, info)
+	}
+	return cat, nil
+}
+
 // sample reads records of a stream's first page (of its first parent) and
 // infers their schema.
 func (s *Source) sample(ctx context.Context, st connector.Stream, n int) (*connector.Schema, error) {

@@ -186,6 +186,10 @@ func TestDiscoverAndCheck(t *testing.T) {
 	if a.Name != "Account" || !slices.Equal(a.Schema.Fields, want) || !slices.Equal(a.CursorCandidates, []string{"SystemModstamp"}) || !slices.Equal(a.PrimaryKey, []string{"Id"}) {
 		t.Fatalf("stream = %+v", a)
 	}
+	named, err := src.(*Source).DiscoverStreams(context.Background(), []connector.Stream{{Name: "accts", Config: map[string]any{"object": "Account", "fields": []string{"Id", "Name"}}}})
+	if err != nil || len(named.Streams) != 1 || !slices.Equal(named.Streams[0].Schema.Names(), []string{"Id", "Name"}) {
+		t.Fatalf("DiscoverStreams = %+v, %v", named, err)
+	}
 	bad := newTestSource(t, s, map[string]any{"client_secret": "wrong"})
 	if err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_client_id") {
 		t.Fatalf("check with a wrong secret: %v", err)

@@ -186,20 +186,38 @@ func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", o.Name, err)
 		}
-		info := connector.StreamInfo{
-			Name: o.Name, Schema: &connector.Schema{}, PrimaryKey: []string{"Id"},
-			SyncModes: []connector.SyncMode{connector.FullRefreshOverwrite, connector.FullRefreshAppend},
-		}
-		for _, f := range st.fields {
-			info.Schema.Fields = append(info.Schema.Fields, connector.Field{Name: f.name, Type: f.typ, Nullable: f.name != "Id"})
-			if f.name == cursorField {
-				info.CursorCandidates = []string{cursorField}
-				info.SyncModes = append(info.SyncModes, connector.IncrementalAppend, connector.IncrementalDedup)
-			}
-		}
-		cat.Streams = append(cat.Streams, info)
+		cat.Streams = append(cat.Streams, st.info(o.Name))
 	}
 	return cat, nil
+}
+
+// DiscoverStreams describes the given streams, whatever objects the
+// config lists.
+func (s *Source) DiscoverStreams(ctx context.Context, streams []connector.Stream) (*connector.Catalog, error) {
+	cat := &connector.Catalog{}
+	for _, cs := range streams {
+		st, err := s.resolve(ctx, cs)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", cs.Name, err)
+		}
+		cat.Streams = append(cat.Streams, st.info(cs.Name))
+	}
+	return cat, nil
+}
+
+func (st stream) info(name string) connector.StreamInfo {
+	info := connector.StreamInfo{
+		Name: name, Schema: &connector.Schema{}, PrimaryKey: []string{"Id"},
+		SyncModes: []connector.SyncMode{connector.FullRefreshOverwrite, connector.FullRefreshAppend},
+	}
+	for _, f := range st.fields {
+		info.Schema.Fields = append(info.Schema.Fields, connector.Field{Name: f.name, Type: f.typ, Nullable: f.name != "Id"})
+		if f.name == cursorField {
+			info.CursorCandidates = []string{cursorField}
+			info.SyncModes = append(info.SyncModes, connector.IncrementalAppend, connector.IncrementalDedup)
+		}
+	}
+	return info
 }
 
 // Read reads each stream through the rest source with the stream's query.
