@@ -55,6 +55,12 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunPipelineArgs]) e
 		// The run is queued with its next attempt's time; the job waits
 		// for it (a snooze is not one of River's attempts).
 		return river.JobSnooze(retry.Delay)
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// The worker is stopping and the run is queued again: the job is
+		// available at once to other workers, without spending one of
+		// River's attempts, so a run stopped by many restarts does not wait
+		// ever longer for River's retry backoff.
+		return river.JobSnooze(0)
 	}
 	return err
 }
