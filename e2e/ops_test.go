@@ -417,3 +417,53 @@ func TestWorkerMetrics(t *testing.T) {
 		t.Errorf("workers seen %+v (worker pid %d)", h.Workers, cmd.Process.Pid)
 	}
 }
+
+// TestRetentionPurgeOnStart: a server starting on a PostgreSQL store
+// beside another applies the retention settings at once: a run finished
+// 100 days ago goes with its logs, a recent one stays.
+func TestRetentionPurgeOnStart(t *testing.T) {
+	url := pgSchema(t)
+	env := []string{"TRIBUTARY_DATABASE_URL=" + url}
+	conn := needPostgres(t)
+	schema := url[strings.LastIndex(url, "=")+1:]
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "people.csv")
+	writeFile(t, csv, "id,name\n1,Ann\n2,Bob\n")
+	s := serve(t, dir, env)
+	var p struct{ ID string }
+	s.json(201, "POST", "/api/v1/pipelines", opsSpec("aging", csv, filepath.Join(dir, "out.db")), &p)
+	old, recent := s.runToEnd(p.ID), s.runToEnd(p.ID)
+	if old.Status != "succeeded" || recent.Status != "succeeded" {
+		t.Fatalf("runs %+v %+v", old, recent)
+	}
+	if _, err := conn.Exec(context.Background(), `UPDATE `+schema+`.runs SET created_at = created_at - interval '100 days',
+		finished_at = finished_at - interval '100 days' WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), `UPDATE `+schema+`.run_logs SET at = at - interval '40 days' WHERE run_id = $1`, recent.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := serve(t, t.TempDir(), env, "--workers", "0")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _, _ := s2.call("GET", "/api/v1/runs/"+old.ID, nil)
+		if code == 404 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run finished 100 days ago still there (%d):\n%s", code, s2.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _, body := s2.call("GET", "/api/v1/runs/"+recent.ID, nil); code != 200 {
+		t.Errorf("recent run: %d %s", code, body)
+	}
+	var logs struct {
+		Items []any `json:"items"`
+	}
+	s2.json(200, "GET", "/api/v1/runs/"+recent.ID+"/logs", nil, &logs)
+	if len(logs.Items) != 0 {
+		t.Errorf("log lines 40 days old kept: %v", logs.Items)
+	}
+}
