@@ -66,6 +66,7 @@ type Pages struct {
 	cursorCol string // incremental cursor field, "" when not incremental
 	low       string
 	rows      int
+	pages     int
 	seq       int64
 	extra     []filesource.KV
 	// ctx and err carry the emit of a batch cut short by a schema change
@@ -166,6 +167,7 @@ func (p *Pages) page(ctx context.Context, recs []any, origin string, move func(*
 		p.rows++
 	}
 	move(&p.pos)
+	p.pages++
 	// Every page ends with a checkpoint: the engine decides how many it
 	// commits, and a crash resumes at the page after the last commit.
 	return p.flush(ctx, true)
@@ -431,16 +433,28 @@ func (s *Source) readStream(ctx context.Context, st connector.Stream, raw json.R
 	case sc.Parent != nil:
 		err = s.readChildren(ctx, sc, comp, hooks, p)
 	default:
-		var first *Request
-		if p.pos.Next != nil {
-			first = p.pos.Next
-		} else if first, err = s.firstRequest(ctx, sc, hooks, p, sc.Path); err != nil {
-			return err
+		resumed := p.pos.Next != nil
+		for {
+			var first *Request
+			if p.pos.Next != nil {
+				first = p.pos.Next
+			} else if first, err = s.firstRequest(ctx, sc, hooks, p, sc.Path); err != nil {
+				return err
+			}
+			err = s.pageLoop(ctx, sc, comp, first, p.ordered, func(recs []any, req, next *Request) (bool, error) {
+				err := p.page(ctx, recs, req.String(), func(ps *state) { ps.Next, ps.Done = next, next == nil })
+				return p.Full(), err
+			})
+			var se *StatusError
+			if !resumed || p.pages > 0 || hooks.Expired == nil || !errors.As(err, &se) || !hooks.Expired(se) {
+				break
+			}
+			// The saved page position expired (a query cursor kept only
+			// for minutes): the sync starts again from its first request,
+			// so rows committed before are read again rather than lost.
+			s.opts.Logger.Warn("rest: saved page position expired, sync starts again", "stream", st.Name, "request", first.String(), "err", err)
+			resumed, p.pos.Next = false, nil
 		}
-		err = s.pageLoop(ctx, sc, comp, first, p.ordered, func(recs []any, req, next *Request) (bool, error) {
-			err := p.page(ctx, recs, req.String(), func(ps *state) { ps.Next, ps.Done = next, next == nil })
-			return p.Full(), err
-		})
 	}
 	if errors.Is(err, errSampled) {
 		return nil

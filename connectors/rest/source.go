@@ -43,6 +43,9 @@ type StreamHooks struct {
 	// Text says record values are text to be typed by their looks (CSV),
 	// not JSON values.
 	Text bool
+	// Expired says an error answering the saved next page means the page
+	// position expired; the sync then starts again from its first request.
+	Expired func(*StatusError) bool
 	// Record reshapes each record before it is typed (drops an API's
 	// metadata field, say).
 	Record func([]filesource.KV) []filesource.KV

@@ -82,7 +82,7 @@ func TestSOQLIncremental(t *testing.T) {
 		t.Errorf("queries = %q", s.queries)
 	}
 	wantReqs := []string{"GET /services/data/v62.0/sobjects/Account/describe", "GET /services/data/v62.0/query",
-		"GET /services/data/v62.0/query/01gRO0000016PIAYA2-3", "GET /services/data/v62.0/query/01gRO0000016PIAYA2-6", "GET /services/data/v62.0/query/01gRO0000016PIAYA2-9"}
+		"GET /services/data/v62.0/query/01gRO0000016PIA001-3", "GET /services/data/v62.0/query/01gRO0000016PIA001-6", "GET /services/data/v62.0/query/01gRO0000016PIA001-9"}
 	if !slices.Equal(s.requests, wantReqs) {
 		t.Errorf("requests = %v", s.requests)
 	}
@@ -161,6 +161,35 @@ func TestBulkResume(t *testing.T) {
 	e := readAll(t, src, st, all.Last())
 	if got := accountIDs(e.Rows()); !slices.Equal(got, wantIDs(10)) || len(s.jobs) != 2 || !strings.HasSuffix(s.queries[1], "WHERE SystemModstamp >= 2026-03-01T08:10:00.000Z") {
 		t.Errorf("next sync read %v with %q", got, s.queries)
+	}
+}
+
+// A saved position that expired (a query locator after 15 minutes, a bulk
+// job after 7 days) starts the sync again from its cursor: rows committed
+// before are read again, none is lost.
+func TestExpiredPositionsRestart(t *testing.T) {
+	for _, bulk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bulk=%v", bulk), func(t *testing.T) {
+			s := newSFServer(t, 10)
+			src := newTestSource(t, s, map[string]any{"objects": []any{map[string]any{"name": "Account", "bulk": bulk, "fields": []string{"Id", "SystemModstamp"}}}})
+			st := connector.Stream{Name: "Account", SyncMode: connector.IncrementalDedup, PrimaryKey: []string{"Id"}}
+			e := &sourcetest.Emitter{StopAfter: 1}
+			err := src.Read(context.Background(), connector.ReadRequest{Streams: []connector.Stream{st}, BatchSize: 100}, e)
+			if !errors.Is(err, sourcetest.ErrStopped) {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			s.expired = len(s.queries)
+			clear(s.jobs)
+			s.mu.Unlock()
+			e2 := readAll(t, src, st, e.Last())
+			if got := accountIDs(e2.Rows()); !slices.Equal(got, wantIDs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)) {
+				t.Fatalf("after the restart: %v", got)
+			}
+			if len(s.queries) != 2 || s.queries[0] != s.queries[1] {
+				t.Errorf("queries = %q", s.queries)
+			}
+		})
 	}
 }
 

@@ -31,6 +31,8 @@ type sfServer struct {
 	tokens   []string
 	revoked  map[string]bool
 	grants   []string
+	// expired is how many queries' locators answer INVALID_QUERY_LOCATOR.
+	expired int
 }
 
 type account struct {
@@ -126,10 +128,15 @@ func (s *sfServer) api(w http.ResponseWriter, r *http.Request) {
 	case p == v+"/query":
 		rows, ok := s.run(w, r.URL.Query().Get("q"))
 		if ok {
-			s.page(w, rows, 0, "01gRO0000016PIAYA2")
+			s.page(w, rows, 0, fmt.Sprintf("01gRO0000016PIA%03d", len(s.queries)))
 		}
 	case strings.HasPrefix(p, v+"/query/"):
 		// nextRecordsUrl: /services/data/v62.0/query/<locator>-<offset>
+		if n, _ := strconv.Atoi(strings.TrimPrefix(strings.Split(strings.TrimPrefix(p, v+"/query/"), "-")[0], "01gRO0000016PIA")); n <= s.expired {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `[{"message":"invalid query locator","errorCode":"INVALID_QUERY_LOCATOR"}]`)
+			return
+		}
 		loc, off, _ := strings.Cut(strings.TrimPrefix(p, v+"/query/"), "-")
 		n, _ := strconv.Atoi(off)
 		rows, _ := s.select_(s.queries[len(s.queries)-1])

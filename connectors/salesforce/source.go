@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -374,11 +375,14 @@ func (s *Source) hooks(name string, _ rest.StreamConfig) rest.StreamHooks {
 			return nil
 		},
 		Record: func(kv []filesource.KV) []filesource.KV { return normalize(kv, st) },
+		// A query locator lives 15 minutes without use: a run resumed later
+		// runs the query again.
+		Expired: func(e *rest.StatusError) bool { return strings.Contains(e.Body, "INVALID_QUERY_LOCATOR") },
 	}
 	if st.Bulk {
 		h.Text = true
 		h.Read = func(ctx context.Context, c *rest.Client, p *rest.Pages) error {
-			return s.bulk(ctx, c, st, p)
+			return s.bulk(ctx, c, st, p, true)
 		}
 	}
 	return h
@@ -437,9 +441,11 @@ type bulkPosition struct {
 
 // bulk runs a Bulk API 2.0 query job and reads its CSV results page by
 // page, checkpointing the job and the next locator after each.
-func (s *Source) bulk(ctx context.Context, c *rest.Client, st stream, p *rest.Pages) error {
+func (s *Source) bulk(ctx context.Context, c *rest.Client, st stream, p *rest.Pages, resume bool) error {
 	var pos bulkPosition
-	if r := p.Resume(); r != nil {
+	resumed := false
+	if r := p.Resume(); r != nil && resume {
+		resumed = true
 		if err := json.Unmarshal(r, &pos); err != nil {
 			return fmt.Errorf("saved bulk position: %w", err)
 		}
@@ -467,6 +473,14 @@ func (s *Source) bulk(ctx context.Context, c *rest.Client, st stream, p *rest.Pa
 	jobURL := jobs + "/" + url.PathEscape(pos.Job)
 	for {
 		resp, err := c.Do(ctx, &rest.Request{URL: jobURL}, nil)
+		var se *rest.StatusError
+		if resumed && errors.As(err, &se) && se.Status == http.StatusNotFound {
+			// Query results are kept 7 days: a run resumed later starts a
+			// new job from the same cursor, reading committed rows again
+			// rather than losing any.
+			slog.Warn("salesforce: saved bulk job is gone, a new job starts", "job", pos.Job, "object", st.Object)
+			return s.bulk(ctx, c, st, p, false)
+		}
 		if err != nil {
 			return fmt.Errorf("bulk job %s: %w", pos.Job, err)
 		}
