@@ -200,7 +200,7 @@ func TestOps(t *testing.T) {
 
 			// Every process log line is a JSON object; the runs' lines carry
 			// their run id and pipeline.
-			withRun := 0
+			withRun, runnerLines := 0, 0
 			sc := bufio.NewScanner(bytes.NewReader(s.logs.Bytes()))
 			for sc.Scan() {
 				line := sc.Text()
@@ -215,9 +215,13 @@ func TestOps(t *testing.T) {
 				if rec["run_id"] == first.ID && rec["pipeline"] == "good" {
 					withRun++
 				}
+				// The worker's own lines about the run (claimed, finished).
+				if rec["run_id"] == first.ID && rec["pipeline_id"] == good.ID && rec["pipeline"] == nil {
+					runnerLines++
+				}
 			}
-			if withRun == 0 {
-				t.Errorf("no JSON log line with run_id %s and pipeline good:\n%s", first.ID, s.logs)
+			if withRun == 0 || runnerLines == 0 {
+				t.Errorf("%d engine and %d worker JSON log lines with run_id %s:\n%s", withRun, runnerLines, first.ID, s.logs)
 			}
 		})
 	}

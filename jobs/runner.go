@@ -125,7 +125,7 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 		return err
 	}
 	attempt := run.Attempts
-	rlog := slog.New(slog.NewMultiHandler(log.Handler(), &runLogHandler{store: r.Store, runID: runID, level: slog.LevelInfo}))
+	rlog := slog.New(slog.NewMultiHandler(withRunIDs(log.Handler(), runID, run.PipelineID), &runLogHandler{store: r.Store, runID: runID, level: slog.LevelInfo}))
 	switch {
 	case prev == nil:
 		rlog.Info(fmt.Sprintf("attempt %d started by %s", attempt, worker))
