@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -319,6 +320,7 @@ const (
 )
 
 func (s *server) runLogStream(api huma.API) {
+	closing := &serverClosing{servers: map[*http.Server]chan struct{}{}}
 	sse.Register(api, huma.Operation{
 		OperationID: "stream-run-logs", Method: http.MethodGet, Path: "/api/v1/runs/{id}/logs/stream", Tags: []string{"runs"},
 		Summary: "Follow a run's log lines live (server-sent events)",
@@ -332,11 +334,37 @@ func (s *server) runLogStream(api huma.API) {
 		LastEventID int64  `header:"Last-Event-ID" minimum:"0" doc:"Send only lines after this log id"`
 		After       int64  `query:"after" minimum:"0" doc:"Send only lines after this log id (for clients that cannot set Last-Event-ID)"`
 	}, send sse.Sender) {
-		s.tailLogs(ctx, in.ID, max(in.LastEventID, in.After), send)
+		s.tailLogs(ctx, closing.of(ctx), in.ID, max(in.LastEventID, in.After), send)
 	})
 }
 
-func (s *server) tailLogs(ctx context.Context, runID string, after int64, send sse.Sender) {
+// serverClosing tells live tails that their HTTP server is shutting down:
+// Shutdown waits for handlers, and a tail would otherwise keep it waiting
+// until the run ends. Clients reconnect with Last-Event-ID.
+type serverClosing struct {
+	mu      sync.Mutex
+	servers map[*http.Server]chan struct{}
+}
+
+// of returns a channel closed when the server of the request in ctx starts
+// shutting down; nil (never closed) outside an http.Server.
+func (c *serverClosing) of(ctx context.Context) <-chan struct{} {
+	srv, ok := ctx.Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.servers[srv]
+	if !ok {
+		ch = make(chan struct{})
+		c.servers[srv] = ch
+		srv.RegisterOnShutdown(func() { close(ch) })
+	}
+	return ch
+}
+
+func (s *server) tailLogs(ctx context.Context, closing <-chan struct{}, runID string, after int64, send sse.Sender) {
 	poll := time.NewTicker(logPoll)
 	defer poll.Stop()
 	var finishedAt time.Time
@@ -376,6 +404,8 @@ func (s *server) tailLogs(ctx context.Context, runID string, after int64, send s
 		select {
 		case <-ctx.Done():
 			return
+		case <-closing:
+			return
 		case <-poll.C:
 		}
 	}
@@ -413,7 +443,13 @@ type streamContext struct {
 	body *streamBody
 }
 
-func (c *streamContext) BodyWriter() io.Writer { return c.body }
+// BodyWriter is asked for once the stream's headers are set: sending them
+// now tells the client the stream is open, though the first event may be a
+// long way off (a queued run).
+func (c *streamContext) BodyWriter() io.Writer {
+	c.body.Flush()
+	return c.body
+}
 
 func (c *streamContext) Unwrap() huma.Context { return c.humaContext }
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -509,4 +510,48 @@ func TestRuns(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRunLogTailEndsOnShutdown keeps a live tail open on a run that stays
+// queued (no workers) while the server is interrupted: the tail ends and
+// the server stops cleanly instead of waiting for the run.
+func TestRunLogTailEndsOnShutdown(t *testing.T) {
+	ended := make(chan error, 1)
+	// Registered before serve, so it runs after serve's cleanup interrupts
+	// the server and checks that it exited cleanly.
+	t.Cleanup(func() {
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Errorf("tail: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("the live tail did not end when the server stopped")
+		}
+	})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "people", "people.csv"), "id,name,amount,country\n1,Ann,1.50,DE\n")
+	s := serve(t, dir, nil, "--workers", "0")
+	var created struct {
+		ID string `json:"id"`
+	}
+	s.json(201, "POST", "/api/v1/pipelines", peopleSpec("queued", filepath.Join(dir, "people"), "DE"), &created)
+	runID := s.trigger(created.ID)
+	// The stream is open (headers sent) before its first event.
+	client := &http.Client{Timeout: 60 * time.Second}
+	resp, err := client.Get(s.base + "/api/v1/runs/" + runID + "/logs/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("tail: %d", resp.StatusCode)
+	}
+	go func() {
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && strings.Contains(string(b), "event: end") {
+			err = fmt.Errorf("a queued run's tail ended with an end event: %s", b)
+		}
+		ended <- err
+	}()
 }
