@@ -1,12 +1,15 @@
 package rest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/invopop/jsonschema"
 	"github.com/ohler55/ojg/jp"
 )
 
@@ -54,6 +57,37 @@ type Auth struct {
 	Scopes       []string          `json:"scopes,omitempty"`
 	Params       map[string]string `json:"params,omitempty" jsonschema:"description=oauth2: extra token request parameters"`
 	AuthStyle    string            `json:"auth_style,omitempty" jsonschema:"enum=header,enum=params,description=oauth2: client credentials in a Basic header or in the form,default=header"`
+}
+
+// UnmarshalJSON reads the auth object, or a string holding it as JSON: a
+// secret exported as one ${VAR} comes back as a string.
+func (a *Auth) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(s)
+		if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+			return errors.New("auth: a string auth must hold a JSON object such as {\"type\": \"bearer\", \"token\": \"…\"}")
+		}
+	}
+	type plain Auth
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	*a = Auth(p)
+	return nil
+}
+
+// JSONSchemaExtend lets auth be a string too: the JSON object as text.
+func (Auth) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.Type = ""
+	s.AnyOf = []*jsonschema.Schema{{Type: "object"}, {Type: "string", Description: "the auth object as JSON text"}}
 }
 
 // RateLimit bounds the request rate.

@@ -530,6 +530,30 @@ func TestSpecMarksAuthSecret(t *testing.T) {
 	if !ok || info.Source == nil || !slices.Equal(info.Source.Secrets, []string{"auth"}) {
 		t.Fatalf("rest spec = %+v", info)
 	}
+	// A secret exported as one ${VAR} comes back as a string: the auth
+	// object as JSON text is accepted, and the schema says so.
+	srv := newAPIServer(t, "bearer", 2)
+	src := newTestSource(t, map[string]any{"base_url": srv.URL + "/api", "auth": `{"type": "bearer", "token": "t-456"}`})
+	if e, err := read(t, src, connector.Stream{Name: "orders", Config: map[string]any{"path": "/link/orders"}}, nil, 10); err != nil || len(e.Rows()) != 2 {
+		t.Fatalf("string auth: %v", err)
+	}
+	var doc struct {
+		Properties map[string]struct {
+			AnyOf     []map[string]any `json:"anyOf"`
+			WriteOnly bool             `json:"writeOnly"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(info.Source.Config, &doc); err != nil || len(doc.Properties["auth"].AnyOf) != 2 || !doc.Properties["auth"].WriteOnly {
+		t.Errorf("auth schema: %s", info.Source.Config)
+	}
+	for cfg, want := range map[string]string{
+		`{"base_url":"http://x","auth":"bearer t"}`:                   "a string auth must hold a JSON object",
+		`{"base_url":"http://x","auth":{"type":"bearer","tokn":"t"}}`: `auth: json: unknown field "tokn"`,
+	} {
+		if _, err := connector.NewSource(context.Background(), "rest", json.RawMessage(cfg)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v", cfg, err)
+		}
+	}
 }
 
 func TestNextLink(t *testing.T) {
