@@ -240,3 +240,21 @@ func TestSpecSecrets(t *testing.T) {
 		t.Fatalf("spec = %+v", info.Source)
 	}
 }
+
+func TestSOQL(t *testing.T) {
+	s := &Source{}
+	st := stream{StreamConfig: StreamConfig{Object: "Task", Where: "Status != 'Completed'"}, fields: []field{{"Id", connector.TypeString}, {"SystemModstamp", connector.TypeTimestamp}}}
+	cases := []struct {
+		cursor      string
+		incremental bool
+		want        string
+	}{
+		{"", false, "SELECT Id, SystemModstamp FROM Task WHERE (Status != 'Completed')"},
+		{"2026-03-01T08:10:00.5+01:00", true, "SELECT Id, SystemModstamp FROM Task WHERE (Status != 'Completed') AND SystemModstamp >= 2026-03-01T07:10:00.500Z ORDER BY SystemModstamp ASC"},
+	}
+	for _, c := range cases {
+		if got := s.soql(st, c.cursor, c.incremental); got != c.want {
+			t.Errorf("soql(%q) = %s\nwant %s", c.cursor, got, c.want)
+		}
+	}
+}
