@@ -92,6 +92,7 @@ type files struct {
 	mu         sync.Mutex
 	data       map[string][]byte
 	validators bool
+	weak       bool // weak ETags, as compressing servers send
 	ranges     int
 }
 
@@ -101,7 +102,7 @@ func (f *files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Range") != "" {
 		f.ranges++
 	}
-	validators := f.validators
+	validators, weak := f.validators, f.weak
 	f.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
@@ -110,7 +111,11 @@ func (f *files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var mod time.Time
 	if validators {
 		sum := sha256.Sum256(b)
-		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+		if weak {
+			etag = "W/" + etag
+		}
+		w.Header().Set("ETag", etag)
 		mod = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	}
 	http.ServeContent(w, r, "", mod, bytes.NewReader(b))
@@ -472,4 +477,31 @@ func TestHTTPSWithoutValidators(t *testing.T) {
 // TestRemoteDocExamples builds the sources of the remote files page.
 func TestRemoteDocExamples(t *testing.T) {
 	sourcetest.CheckDocExamples(t, "../../docs/connectors/remote-files.md", "csv")
+}
+
+// TestHTTPSWeakETag: a weak ETag still tells an unchanged file, and is not
+// sent as If-Match, which compares strongly and would refuse every read.
+func TestHTTPSWeakETag(t *testing.T) {
+	fs := &files{data: map[string][]byte{"d.csv": []byte("id\n1\n2\n")}, validators: true, weak: true}
+	srv, ca := peertest.StartHTTPS(t, fs)
+	src := source(t, "csv", remote{opts: location.Options{CAFile: ca}}, srv.URL+"/d.csv", nil)
+	st := connector.Stream{Name: "s", SyncMode: connector.IncrementalAppend}
+	var state json.RawMessage
+	for run, want := range [][]string{{"1", "2"}, nil, {"1", "2", "3"}} {
+		if run == 2 {
+			fs.mu.Lock()
+			fs.data["d.csv"] = []byte("id\n1\n2\n3\n")
+			fs.mu.Unlock()
+		}
+		e, err := read(t, src, st, state)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		if got := ids(e); !slices.Equal(got, want) {
+			t.Fatalf("run %d read %v, want %v", run+1, got, want)
+		}
+		if e.Last() != nil {
+			state = e.Last()
+		}
+	}
 }
