@@ -561,19 +561,21 @@ func getParam(r *Request, in, name string) (string, bool) {
 	return "", false
 }
 
-func formatCursor(v, format string) (string, error) {
+// formatCursor renders the cursor for a request: epoch times as numbers
+// (a JSON body gets a number), layouts as text.
+func formatCursor(v, format string) (any, error) {
 	if format == "" {
 		return v, nil
 	}
 	t, err := connector.ParseTimestamp(v)
 	if err != nil {
-		return "", fmt.Errorf("cursor %q is not a timestamp", v)
+		return nil, fmt.Errorf("cursor %q is not a timestamp", v)
 	}
 	switch format {
 	case "unix":
-		return strconv.FormatInt(t.Unix(), 10), nil
+		return t.Unix(), nil
 	case "unix_ms":
-		return strconv.FormatInt(t.UnixMilli(), 10), nil
+		return t.UnixMilli(), nil
 	}
 	return t.Format(format), nil
 }

@@ -84,7 +84,7 @@ func TestPaginationAuthAndFaults(t *testing.T) {
 			wantReqs: []string{"/offset/orders?limit=10&offset=0", "/offset/orders?limit=10&offset=10", "/offset/orders?limit=10&offset=20"},
 		},
 		{
-			name: "cursor in body, bearer", auth: "bearer",
+			name: "cursor, bearer", auth: "bearer",
 			authCfg:  map[string]any{"type": "bearer", "token": "t-456"},
 			stream:   map[string]any{"path": "/cursor/orders", "records": "$.data", "pagination": map[string]any{"type": "cursor", "cursor_path": "$.next_cursor", "param": "cursor"}},
 			faults:   map[int]string{3: "truncated"},
@@ -216,6 +216,34 @@ func TestIncrementalSendsCursor(t *testing.T) {
 	}
 	if got := string(e2.Last()); !strings.Contains(got, epoch.Add(31*time.Hour).Format(time.RFC3339)) {
 		t.Errorf("second state = %s", got)
+	}
+}
+
+// A POST API taking its filter, page token and cursor in the JSON body,
+// the cursor sent as unix seconds.
+func TestPostBodyParameters(t *testing.T) {
+	srv := newAPIServer(t, "none", 9)
+	src := newTestSource(t, map[string]any{"base_url": srv.URL + "/api"})
+	st := connector.Stream{Name: "orders", SyncMode: connector.IncrementalAppend, Config: map[string]any{
+		"path": "/search/orders", "method": "POST", "body": map[string]any{"filter": map[string]any{"status": "open"}},
+		"records":     "$.hits",
+		"pagination":  map[string]any{"type": "cursor", "cursor_path": "$.next", "param": "page_token", "in": "body", "size_param": "limit", "size": 4},
+		"incremental": map[string]any{"cursor_field": "updated_at", "param": "since", "in": "body", "format": "unix", "start": "2026-01-01T02:00:00Z"},
+	}}
+	e, err := read(t, src, st, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(e.Rows()); !slices.Equal(got, seq(4, 9)) {
+		t.Fatalf("ids = %v", got)
+	}
+	since := epoch.Add(2 * time.Hour).Unix()
+	want := []string{
+		fmt.Sprintf(`/search/orders {"filter":{"status":"open"},"since":%d,"page_token":"","limit":4}`, since),
+		fmt.Sprintf(`/search/orders {"filter":{"status":"open"},"since":%d,"page_token":"4","limit":4}`, since),
+	}
+	if got := srv.log(); !slices.Equal(got, want) {
+		t.Errorf("requests =\n%s", strings.Join(got, "\n"))
 	}
 }
 

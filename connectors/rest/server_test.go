@@ -259,6 +259,36 @@ func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 		items := s.orders[id-1].Items
 		from, to := window(page-1, 1, len(items))
 		writeJSON(w, map[string]any{"data": items[from:to]})
+	case path == "/search/orders" && r.Method == http.MethodPost:
+		// Everything in the JSON body: {"filter": {...}, "since": unix
+		// seconds, "page_token": "...", "limit": n}.
+		var body struct {
+			Filter    map[string]any `json:"filter"`
+			Since     *int64         `json:"since"`
+			PageToken string         `json:"page_token"`
+			Limit     int            `json:"limit"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Filter["status"] != "open" || body.Limit == 0 {
+			http.Error(w, `{"error":"bad search"}`, http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		b, _ := json.Marshal(body)
+		s.requests[len(s.requests)-1] += " " + string(b)
+		s.mu.Unlock()
+		kept := orders[:0]
+		for _, o := range orders {
+			if ot, _ := time.Parse(time.RFC3339, o.UpdatedAt); body.Since == nil || ot.Unix() > *body.Since {
+				kept = append(kept, o)
+			}
+		}
+		off, _ := strconv.Atoi(body.PageToken)
+		from, to := window(off, body.Limit, len(kept))
+		out := map[string]any{"hits": kept[from:to]}
+		if to < len(kept) {
+			out["next"] = strconv.Itoa(to)
+		}
+		writeJSON(w, out)
 	case path == "/bad/orders":
 		writeJSON(w, map[string]any{"data": []any{
 			map[string]any{"id": 1, "amount": "1.50"},
