@@ -286,3 +286,35 @@ func TestS3Errors(t *testing.T) {
 		})
 	}
 }
+
+// TestS3CredentialsFromEnvironment: without keys in the config, the AWS
+// environment variables sign the requests; without those, requests are
+// anonymous and a private bucket refuses them.
+func TestS3CredentialsFromEnvironment(t *testing.T) {
+	ctx := context.Background()
+	s3 := peertest.StartS3(t)
+	bucket := s3.Bucket(t)
+	opts := location.Options{S3Endpoint: s3.Endpoint, S3PathStyle: true}
+	list := func() error {
+		r := location.NewResolver(opts)
+		defer r.Close()
+		fsys, p, err := r.Resolve(ctx, "s3://"+bucket+"/*.csv")
+		if err != nil {
+			return err
+		}
+		_, err = fsys.Glob(ctx, p)
+		return err
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("MINIO_ROOT_USER", "")
+	t.Setenv("MINIO_ROOT_PASSWORD", "")
+	if err := list(); err == nil || !strings.Contains(err.Error(), "Access Denied") {
+		t.Errorf("anonymous list of a private bucket: %v, want access denied", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	if err := list(); err != nil {
+		t.Errorf("list with keys from the environment: %v", err)
+	}
+}

@@ -20,7 +20,7 @@ import (
 type Options struct {
 	S3Endpoint        string `json:"s3_endpoint,omitempty" jsonschema:"description=S3-compatible endpoint for s3:// paths: host[:port] or URL; http:// turns TLS off (default s3.amazonaws.com)"`
 	S3Region          string `json:"s3_region,omitempty" jsonschema:"description=Region of the bucket (default us-east-1)"`
-	S3AccessKeyID     string `json:"s3_access_key_id,omitempty" jsonschema:"description=Access key of s3:// paths; empty for public buckets"`
+	S3AccessKeyID     string `json:"s3_access_key_id,omitempty" jsonschema:"description=Access key of s3:// paths; when empty the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD) environment variables are used and without them requests are anonymous (public buckets)"`
 	S3SecretAccessKey string `json:"s3_secret_access_key,omitempty" secret:"true" jsonschema:"description=Secret key of s3:// paths"`
 	S3PathStyle       bool   `json:"s3_path_style,omitempty" jsonschema:"description=Address buckets as endpoint/bucket instead of bucket.endpoint (MinIO and most self-hosted stores)"`
 

@@ -48,7 +48,10 @@ func newS3(opts Options, bucket string) (*s3FS, error) {
 	if opts.S3AccessKeyID != "" || opts.S3SecretAccessKey != "" {
 		mo.Creds = credentials.NewStaticV4(opts.S3AccessKeyID, opts.S3SecretAccessKey, "")
 	} else {
-		mo.Creds = credentials.NewStatic("", "", "", credentials.SignatureAnonymous)
+		// The usual environment variables, read here and nowhere else
+		// (no instance metadata lookups); without them, anonymous
+		// requests for public buckets.
+		mo.Creds = credentials.NewChainCredentials([]credentials.Provider{&credentials.EnvAWS{}, &credentials.EnvMinio{}})
 	}
 	if opts.S3PathStyle {
 		mo.BucketLookup = minio.BucketLookupPath
