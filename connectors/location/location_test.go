@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -216,6 +217,8 @@ func TestResolveErrors(t *testing.T) {
 		{"sftp without host check", location.Options{SFTPPassword: "x"}, sf.URL("x"), "sftp_host_key_fingerprint or sftp_known_hosts"},
 		{"sftp wrong host key", location.Options{SFTPPassword: sf.Password, SFTPHostKey: "SHA256:AAAA"}, sf.URL("x"), "not the pinned"},
 		{"sftp wrong password", location.Options{SFTPPassword: "nope", SFTPHostKey: sf.HostKey}, sf.URL("x"), "unable to authenticate"},
+		{"sftp encrypted key without passphrase", location.Options{SFTPPrivateKey: sf.EncryptedKey, SFTPHostKey: sf.HostKey}, sf.URL("x"), "sftp_private_key"},
+		{"sftp host not in known_hosts", location.Options{SFTPPassword: sf.Password, SFTPKnownHosts: emptyFile(t)}, sf.URL("x"), "knownhosts: key is unknown"},
 		{"bad ca file", location.Options{CAFile: "/nonexistent/ca.pem"}, "https://127.0.0.1/x.csv", "ca_file"},
 	}
 	for _, tc := range tests {
@@ -231,6 +234,7 @@ func TestResolveErrors(t *testing.T) {
 	// The other ways to check and reach the server do work.
 	for name, opts := range map[string]location.Options{
 		"private key and known_hosts": {SFTPPrivateKey: sf.Key, SFTPKnownHosts: sf.KnownHosts},
+		"encrypted private key":       {SFTPPrivateKey: sf.EncryptedKey, SFTPPassphrase: sf.Passphrase, SFTPHostKey: sf.HostKey},
 		"password in the URL":         {SFTPHostKey: sf.HostKey},
 	} {
 		loc := sf.URL("")
@@ -317,4 +321,12 @@ func TestS3CredentialsFromEnvironment(t *testing.T) {
 	if err := list(); err != nil {
 		t.Errorf("list with keys from the environment: %v", err)
 	}
+}
+
+func emptyFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

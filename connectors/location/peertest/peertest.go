@@ -170,8 +170,9 @@ type SFTP struct {
 	Addr     string // 127.0.0.1:port
 	User     string
 	Password string
-	// Key is a PEM private key the server accepts for User.
-	Key string
+	// Key is a PEM private key the server accepts for User; EncryptedKey
+	// is the same key encrypted with Passphrase.
+	Key, EncryptedKey, Passphrase string
 	// HostKey is the SHA256 fingerprint of the server's host key.
 	HostKey string
 	// KnownHosts is a known_hosts file listing the server.
@@ -212,7 +213,13 @@ func StartSFTP(t testing.TB) *SFTP {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const passphrase = "key passphrase"
+	encBlock, err := ssh.MarshalPrivateKeyWithPassphrase(userPriv, "", []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &SFTP{User: "tester", Password: "s3cret-pw", Key: string(pem.EncodeToMemory(block)),
+		EncryptedKey: string(pem.EncodeToMemory(encBlock)), Passphrase: passphrase,
 		HostKey: ssh.FingerprintSHA256(hostSigner.PublicKey()), Root: t.TempDir()}
 	userKey := string(userSigner.PublicKey().Marshal())
 	cfg := &ssh.ServerConfig{
