@@ -11,7 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"log/slog"
+
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/engine"
+	"github.com/tributary-data/tributary/pipeline"
+
+	_ "github.com/tributary-data/tributary/connectors/jsonl"
 )
 
 // countEmitter counts rows and drops them, so the benchmark measures the
@@ -37,7 +43,9 @@ func BenchmarkPages(b *testing.B) {
 	}
 }
 
-func benchPages(b *testing.B, latency time.Duration, conc int) {
+// pagesServer serves 1,000 pages of 100 records, prepared up front, each
+// answer held back by latency; requests counts them.
+func pagesServer(b *testing.B, latency time.Duration, requests *atomic.Int64) *httptest.Server {
 	const pages, per = 1000, 100
 	bodies := make([][]byte, pages+1)
 	for p := 1; p <= pages; p++ {
@@ -50,7 +58,6 @@ func benchPages(b *testing.B, latency time.Duration, conc int) {
 		bodies[p], _ = json.Marshal(map[string]any{"data": recs})
 	}
 	bodies[0] = []byte(`{"data":[]}`)
-	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		time.Sleep(latency)
@@ -61,7 +68,14 @@ func benchPages(b *testing.B, latency time.Duration, conc int) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(bodies[p])
 	}))
-	defer srv.Close()
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchPages(b *testing.B, latency time.Duration, conc int) {
+	const pages, per = 1000, 100
+	var requests atomic.Int64
+	srv := pagesServer(b, latency, &requests)
 	src, err := NewSource(Config{BaseURL: srv.URL}, Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -84,4 +98,44 @@ func benchPages(b *testing.B, latency time.Duration, conc int) {
 	secs := time.Since(start).Seconds()
 	b.ReportMetric(float64(b.N*pages*per)/secs, "rows/s")
 	b.ReportMetric(float64(requests.Load())/secs, "requests/s")
+}
+
+// BenchmarkEngineToJSONL runs the same 100,000 records through the engine
+// into JSON Lines files: the source's batch and checkpoint per page
+// included.
+func BenchmarkEngineToJSONL(b *testing.B) {
+	var requests atomic.Int64
+	srv := pagesServer(b, 0, &requests)
+	start := time.Now()
+	rows := 0
+	for b.Loop() {
+		doc := fmt.Sprintf(`version: 1
+name: bench
+source:
+  connector: rest
+  config: {base_url: %s}
+  streams:
+    - name: s
+      path: /items
+      pagination: {type: page, size_param: per_page, size: 100}
+      sync_mode: full_refresh_append
+destination:
+  connector: jsonl
+  config: {path: %s}
+`, srv.URL, b.TempDir())
+		spec, err := pipeline.Parse([]byte(doc), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := engine.New(spec, engine.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := r.Execute(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += int(res.Streams[0].Written)
+	}
+	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 }
