@@ -330,3 +330,29 @@ func emptyFile(t *testing.T) string {
 	}
 	return p
 }
+
+// TestSFTPHome: "~" at the start of an sftp:// path is the user's home
+// directory on the server; names are reported with the absolute path.
+func TestSFTPHome(t *testing.T) {
+	ctx := context.Background()
+	sf := peertest.StartSFTP(t)
+	if err := os.MkdirAll(filepath.Join(sf.Root, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sf.Root, "in", "a.csv"), []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := location.NewResolver(sf.Options())
+	defer r.Close()
+	fsys, p, err := r.Resolve(ctx, "sftp://"+sf.User+"@"+sf.Addr+"/~/in/*.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := fsys.Glob(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || fsys.URL(infos[0].Path) != sf.URL("in/a.csv") {
+		t.Fatalf("glob of ~/in/*.csv = %+v, want %s", infos, sf.URL("in/a.csv"))
+	}
+}

@@ -102,7 +102,7 @@ func (r *Resolver) Resolve(ctx context.Context, loc string) (FS, string, error) 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f, ok := r.fss[key]; ok {
-		return f, p, nil
+		return f, expand(f, p), nil
 	}
 	var f FS
 	switch scheme {
@@ -117,7 +117,16 @@ func (r *Resolver) Resolve(ctx context.Context, loc string) (FS, string, error) 
 		return nil, "", fmt.Errorf("%s: %w", redact(u), err)
 	}
 	r.fss[key] = f
-	return f, p, nil
+	return f, expand(f, p), nil
+}
+
+// expand resolves what only a connected file system knows: the home
+// directory of an SFTP user.
+func expand(f FS, p string) string {
+	if s, ok := f.(*sftpFS); ok {
+		return s.abs(p)
+	}
+	return p
 }
 
 // split cuts a location URL into its scheme, its authority (user, host,

@@ -25,6 +25,17 @@ type sftpFS struct {
 	base string // sftp://user@host:port
 	ssh  *ssh.Client
 	c    *sftp.Client
+	home string // the directory the server starts the session in
+}
+
+// abs expands a leading "/~" into the user's home directory on the
+// server, so sftp://user@host/~/in/*.csv needs no knowledge of where
+// that is.
+func (s *sftpFS) abs(p string) string {
+	if s.home != "" && (p == "/~" || strings.HasPrefix(p, "/~/")) {
+		return path.Join(s.home, p[2:])
+	}
+	return p
 }
 
 func dialSFTP(ctx context.Context, opts Options, u *url.URL) (*sftpFS, error) {
@@ -81,7 +92,11 @@ func dialSFTP(ctx context.Context, opts Options, u *url.URL) (*sftpFS, error) {
 		sc.Close()
 		return nil, fmt.Errorf("sftp: %w", err)
 	}
-	return &sftpFS{base: "sftp://" + user + "@" + addr, ssh: sc, c: c}, nil
+	home, err := c.Getwd()
+	if err != nil {
+		home = ""
+	}
+	return &sftpFS{base: "sftp://" + user + "@" + addr, ssh: sc, c: c, home: home}, nil
 }
 
 // hostKeyCallback checks the server against a pinned fingerprint or a

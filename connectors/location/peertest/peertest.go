@@ -177,7 +177,8 @@ type SFTP struct {
 	HostKey string
 	// KnownHosts is a known_hosts file listing the server.
 	KnownHosts string
-	// Root is a fresh directory for the test's files.
+	// Root is a fresh directory for the test's files, and the user's
+	// home directory ("~") on the server.
 	Root string
 }
 
@@ -266,7 +267,7 @@ func StartSFTP(t testing.TB) *SFTP {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				serveSSH(c, cfg)
+				serveSSH(c, cfg, s.Root)
 			}()
 		}
 	}()
@@ -282,7 +283,7 @@ func StartSFTP(t testing.TB) *SFTP {
 	return s
 }
 
-func serveSSH(c net.Conn, cfg *ssh.ServerConfig) {
+func serveSSH(c net.Conn, cfg *ssh.ServerConfig, home string) {
 	defer c.Close()
 	_, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {
@@ -304,7 +305,7 @@ func serveSSH(c net.Conn, cfg *ssh.ServerConfig) {
 				req.Reply(ok, nil)
 			}
 		}()
-		srv, err := sftp.NewServer(ch)
+		srv, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(home))
 		if err != nil {
 			ch.Close()
 			continue
