@@ -215,7 +215,7 @@ func (c *Client) Do(ctx context.Context, req *Request, header http.Header) (*Res
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var wait time.Duration
+		wait := time.Duration(-1)
 		switch {
 		case err != nil:
 			var re *oauth2.RetrieveError
@@ -245,7 +245,7 @@ func (c *Client) Do(ctx context.Context, req *Request, header http.Header) (*Res
 		default:
 			return nil, statusError(req, resp)
 		}
-		if wait == 0 {
+		if wait < 0 {
 			wait = c.backoff(attempt)
 		}
 		if err := c.sleep(ctx, wait); err != nil {
