@@ -39,6 +39,9 @@ transforms:
 destination:
   connector: sqlite
   config: {path: %q}
+checks:
+  - {check: row_count, min: 2, severity: fail}
+  - {check: null_ratio, field: full_name, max: 0, severity: fail}
 `, filepath.Join(dir, "people.csv"), mode, countries, filepath.Join(dir, "out.db"))
 	s, err := pipeline.Parse([]byte(doc), nil)
 	if err != nil {
