@@ -615,3 +615,38 @@ func TestCmpCursor(t *testing.T) {
 		}
 	}
 }
+
+// The wait before a retry is random within the upper half of a window
+// that doubles per attempt up to max_backoff.
+func TestBackoff(t *testing.T) {
+	c := &Client{set: settings{initialBackoff: 100 * time.Millisecond, maxBackoff: time.Second}}
+	cases := []struct {
+		attempt  int
+		min, max time.Duration
+	}{
+		{1, 50 * time.Millisecond, 100 * time.Millisecond},
+		{2, 100 * time.Millisecond, 200 * time.Millisecond},
+		{4, 400 * time.Millisecond, 800 * time.Millisecond},
+		{5, 500 * time.Millisecond, time.Second},
+		{40, 500 * time.Millisecond, time.Second},
+	}
+	for _, tc := range cases {
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := c.backoff(tc.attempt)
+			if d < tc.min || d > tc.max {
+				t.Fatalf("attempt %d: wait %s outside [%s, %s]", tc.attempt, d, tc.min, tc.max)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 10 {
+			t.Errorf("attempt %d: only %d distinct waits, no jitter", tc.attempt, len(seen))
+		}
+	}
+	for in, want := range map[string]time.Duration{"0": 0, "7": 7 * time.Second, "soon": -1} {
+		d, ok := retryAfter(in)
+		if (want < 0) == ok || (ok && d != want) {
+			t.Errorf("Retry-After %q = %s, %v", in, d, ok)
+		}
+	}
+}
