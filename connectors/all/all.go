@@ -12,6 +12,7 @@ import (
 	_ "github.com/tributary-data/tributary/connectors/postgres"
 	_ "github.com/tributary-data/tributary/connectors/rest"
 	_ "github.com/tributary-data/tributary/connectors/salesforce"
+	_ "github.com/tributary-data/tributary/connectors/singer"
 	_ "github.com/tributary-data/tributary/connectors/sqlite"
 	_ "github.com/tributary-data/tributary/connectors/xml"
 )
