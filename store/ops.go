@@ -644,7 +644,7 @@ func (s *sqlStore) Purge(ctx context.Context, r RetentionSettings, at time.Time)
 	out := &PurgeResult{}
 	var err error
 	if r.LogsDays > 0 {
-		if out.Logs, err = exec(`DELETE FROM run_logs WHERE at < ?`, days(r.LogsDays)); err != nil {
+		if out.Logs, err = s.deleteBatches(ctx, `run_logs`, `id`, `at < ?`, days(r.LogsDays)); err != nil {
 			return nil, fmt.Errorf("purge run logs: %w", err)
 		}
 	}
@@ -656,7 +656,7 @@ func (s *sqlStore) Purge(ctx context.Context, r RetentionSettings, at time.Time)
 	if r.RunsDays > 0 {
 		// Only finished runs go; their logs and figures go with them. A run
 		// still queued or running is kept however old.
-		if out.Runs, err = exec(`DELETE FROM runs WHERE finished_at < ? AND status IN (?, ?, ?)`,
+		if out.Runs, err = s.deleteBatches(ctx, `runs`, `id`, `finished_at < ? AND status IN (?, ?, ?)`,
 			days(r.RunsDays), Succeeded, Failed, Cancelled); err != nil {
 			return nil, fmt.Errorf("purge runs: %w", err)
 		}
@@ -667,24 +667,45 @@ func (s *sqlStore) Purge(ctx context.Context, r RetentionSettings, at time.Time)
 	return out, nil
 }
 
-// purgeQuarantine deletes quarantined rows stored before a time and
-// recounts the rows kept of the runs concerned; the totals stay, so a run
-// still says how many rows it quarantined.
-func (s *sqlStore) purgeQuarantine(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM run_quarantine WHERE at < ?`), before.UTC())
+// purgeBatch is how many rows one purge statement deletes: short write
+// transactions, so runs writing to the embedded store meanwhile wait
+// milliseconds for the lock, not the whole purge.
+const purgeBatch = 2000
+
+// deleteBatches deletes the rows of table matching where, purgeBatch at a
+// time, and returns how many went.
+func (s *sqlStore) deleteBatches(ctx context.Context, table, key, where string, args ...any) (int64, error) {
+	query := s.q(`DELETE FROM ` + table + ` WHERE ` + key + ` IN (SELECT ` + key + ` FROM ` + table + ` WHERE ` + where + ` LIMIT ` + fmt.Sprint(purgeBatch) + `)`)
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, query, args...)
 		if err != nil {
-			return err
+			return total, err
 		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
-			return err
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE run_quarantine_counts SET kept = (SELECT count(*) FROM run_quarantine q
-			WHERE q.run_id = run_quarantine_counts.run_id AND q.stream = run_quarantine_counts.stream)
-			WHERE kept > 0`)
-		return err
-	})
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// purgeQuarantine deletes quarantined rows stored before a time and
+// recounts the rows kept; the totals stay, so a run still says how many
+// rows it quarantined. The recount runs on every purge, so counts left
+// stale by a purge that stopped half-way are mended by the next.
+func (s *sqlStore) purgeQuarantine(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.deleteBatches(ctx, `run_quarantine`, `id`, `at < ?`, before.UTC())
+	if err != nil {
+		return n, err
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE run_quarantine_counts SET kept = (SELECT count(*) FROM run_quarantine q
+		WHERE q.run_id = run_quarantine_counts.run_id AND q.stream = run_quarantine_counts.stream)
+		WHERE kept <> (SELECT count(*) FROM run_quarantine q
+		WHERE q.run_id = run_quarantine_counts.run_id AND q.stream = run_quarantine_counts.stream)`)
 	return n, err
 }
 

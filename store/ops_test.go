@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,6 +230,16 @@ func TestRetention(t *testing.T) {
 		if err := s.AddRunLog(ctx, old.ID, "INFO", "old line"); err != nil {
 			t.Fatal(err)
 		}
+		// Enough old lines for the purge to take several batches.
+		db := s.(interface{ DB() *sql.DB }).DB()
+		q := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4500)
+			INSERT INTO run_logs (run_id, at, level, message) SELECT ?, ?, 'INFO', 'bulk' FROM n`
+		if _, isPG := s.(*store.Postgres); isPG {
+			q = strings.Replace(strings.Replace(q, "?", "$1", 1), "?", "$2", 1)
+		}
+		if _, err := db.ExecContext(ctx, q, old.ID, time.Now().UTC().Add(-time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
 		bad := func(n int) []store.QuarantinedRow {
 			var rows []store.QuarantinedRow
 			for i := range n {
@@ -262,7 +274,7 @@ func TestRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Logs != 1 || res.Runs != 0 || res.Quarantine != 2 {
+		if res.Logs != 4501 || res.Runs != 0 || res.Quarantine != 2 {
 			t.Errorf("log and quarantine purge: %+v", res)
 		}
 		for _, c := range []struct {
