@@ -328,7 +328,7 @@ func (s *server) runLogStream(api huma.API) {
 			"(or after `Last-Event-ID`, which browsers send when they reconnect, or the `after` parameter). Once the run is finished " +
 			"and its last lines are sent, an `end` event carries its final status and the stream closes. A run retried after a failed " +
 			"attempt is not finished: the tail goes on through its next attempt.",
-		Middlewares: huma.Middlewares{s.streamable(api)},
+		Middlewares: huma.Middlewares{s.streamable(api, closing)},
 	}, map[string]any{"log": store.RunLog{}, "end": runEnd{}}, func(ctx context.Context, in *struct {
 		ID          string `path:"id"`
 		LastEventID int64  `header:"Last-Event-ID" minimum:"0" doc:"Send only lines after this log id"`
@@ -412,11 +412,13 @@ func (s *server) tailLogs(ctx context.Context, closing <-chan struct{}, runID st
 }
 
 // streamable answers 404 before a stream starts for a run that does not
-// exist, and gives the stream a body writer that flushes and sets write
+// exist, watches for the server's shutdown, and gives the stream a body writer that flushes and sets write
 // deadlines through http.ResponseController, whatever wraps the
 // ResponseWriter.
-func (s *server) streamable(api huma.API) func(huma.Context, func(huma.Context)) {
+func (s *server) streamable(api huma.API, closing *serverClosing) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
+		// Hear of a shutdown before the client hears the stream is open.
+		closing.of(ctx.Context())
 		if _, err := s.store.Run(ctx.Context(), ctx.Param("id")); err != nil {
 			var se huma.StatusError
 			if !errors.As(s.fail(ctx.Context(), err), &se) {

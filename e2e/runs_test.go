@@ -223,8 +223,14 @@ func TestRuns(t *testing.T) {
 			writeFile(t, filepath.Join(data, "people.csv"), "id,name,amount,country\n1,Ann,1.50,DE\n2,Bob,x,FR\n3,Eve,3.25,IT\n4,Joe,4.00,DE\n5,Max,5.00,FR\n")
 			var b strings.Builder
 			b.WriteString("id,name,amount,country\n")
+			// One row in 25 from a country the pipeline refuses: more
+			// quarantined rows than the store keeps per run.
 			for i := range 300_000 {
-				fmt.Fprintf(&b, "%d,name %d,%d.25,DE\n", i, i, i%1000)
+				country := "DE"
+				if i%25 == 0 {
+					country = "IT"
+				}
+				fmt.Fprintf(&b, "%d,name %d,%d.25,%s\n", i, i, i%1000, country)
 			}
 			writeFile(t, filepath.Join(big, "people.csv"), b.String())
 			s := serve(t, dir, env)
@@ -278,10 +284,30 @@ func TestRuns(t *testing.T) {
 				if status != 404 || ctype != "application/problem+json" {
 					t.Errorf("tail of a missing run: %d %s %s", status, ctype, body)
 				}
-				// Nothing quarantined: nothing to replay.
-				status, _, body = s.call("POST", "/api/v1/runs/"+runID+"/replay", nil)
-				if status != 409 {
-					t.Errorf("replay without quarantined rows: %d %s", status, body)
+
+				// 12,000 rows quarantined, 10,000 kept: the API says so.
+				var r runDetail
+				s.json(200, "GET", "/api/v1/runs/"+runID, nil, &r)
+				if st := r.Streams[0]; st.Read != 300_000 || st.Written != 288_000 || st.Quarantined != 12_000 ||
+					st.Quarantine == nil || st.Quarantine.Total != 12_000 || st.Quarantine.Kept != 10_000 || !r.QuarantineTruncated {
+					t.Errorf("truncated quarantine: %+v %+v, truncated %v", st, st.Quarantine, r.QuarantineTruncated)
+				}
+				var p quarantinePage
+				s.json(200, "GET", "/api/v1/runs/"+runID+"/quarantine?offset=9999", nil, &p)
+				if len(p.Items) != 1 || p.NextOffset != nil || !p.Truncated || p.Counts[0].Total != 12_000 || p.Counts[0].Kept != 10_000 {
+					t.Errorf("last page of a truncated quarantine: %+v", p)
+				}
+				resp, err := http.Get(s.base + "/api/v1/runs/" + runID + "/quarantine.jsonl")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				lines := 0
+				for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
+					lines++
+				}
+				if lines != 10_000 || resp.Header.Get("Tributary-Quarantine-Total") != "12000" || resp.Header.Get("Tributary-Quarantine-Kept") != "10000" {
+					t.Errorf("download of a truncated quarantine: %d lines, headers %v", lines, resp.Header)
 				}
 			})
 
@@ -537,6 +563,9 @@ func TestRunLogTailEndsOnShutdown(t *testing.T) {
 	}
 	s.json(201, "POST", "/api/v1/pipelines", peopleSpec("queued", filepath.Join(dir, "people"), "DE"), &created)
 	runID := s.trigger(created.ID)
+	if status, _, body := s.call("POST", "/api/v1/runs/"+runID+"/replay", nil); status != 409 {
+		t.Errorf("replay of a queued run: %d %s", status, body)
+	}
 	// The stream is open (headers sent) before its first event.
 	client := &http.Client{Timeout: 60 * time.Second}
 	resp, err := client.Get(s.base + "/api/v1/runs/" + runID + "/logs/stream")
