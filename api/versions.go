@@ -11,7 +11,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/internal/specfile"
 	"github.com/tributary-data/tributary/lineage"
@@ -304,7 +303,10 @@ func (s *server) versions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		schemas, err := discoverSchemas(ctx, spec)
+		schemas, missing, err := engine.DiscoverSchemas(ctx, spec)
+		if err == nil && len(missing) > 0 {
+			err = fmt.Errorf("stream %s is not in the source's catalog", spec.Source.Streams[missing[0]].Name)
+		}
 		if err != nil {
 			return nil, huma.Error422UnprocessableEntity(err.Error())
 		}
@@ -317,34 +319,4 @@ func (s *server) versions(api huma.API) {
 		}
 		return &lineageOut{Body: LineageOut{Streams: streams}}, nil
 	})
-}
-
-// discoverSchemas asks the source for its catalog and returns each
-// stream's schema with the types the spec declares applied, as the
-// `tributary lineage` command does.
-func discoverSchemas(ctx context.Context, spec *pipeline.Spec) (map[string]*connector.Schema, error) {
-	src, err := engine.OpenSource(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("open source: %w", err)
-	}
-	defer src.Close()
-	cat, err := src.Discover(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("discover: %w", err)
-	}
-	schemas := map[string]*connector.Schema{}
-	for _, st := range spec.ConnectorStreams() {
-		info := cat.Find(st.Name)
-		if info == nil || info.Schema == nil {
-			return nil, fmt.Errorf("stream %s is not in the source's catalog", st.Name)
-		}
-		sc := info.Schema.Clone()
-		for i, f := range sc.Fields {
-			if t, ok := st.Schema[f.Name]; ok {
-				sc.Fields[i].Type = t
-			}
-		}
-		schemas[st.Name] = sc
-	}
-	return schemas, nil
 }

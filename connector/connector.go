@@ -71,6 +71,14 @@ type Emitter interface {
 	Reject(ctx context.Context, r Reject) error
 }
 
+// StreamDiscoverer is a source whose streams the pipeline defines (the
+// endpoints of a REST API), so that only the pipeline's stream entries
+// can say what there is to describe.
+type StreamDiscoverer interface {
+	// DiscoverStreams describes the given streams.
+	DiscoverStreams(ctx context.Context, streams []Stream) (*Catalog, error)
+}
+
 // Source reads streams out of a system.
 type Source interface {
 	// Check verifies the configuration reaches the system.

@@ -68,7 +68,7 @@ func (s *replaySource) discover(ctx context.Context) *connector.Catalog {
 	if err == nil {
 		defer src.Close()
 		var cat *connector.Catalog
-		if cat, err = src.Discover(ctx); err == nil {
+		if cat, err = Discover(ctx, src, s.spec); err == nil {
 			return cat
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/lineage"
 )
 
@@ -27,7 +28,7 @@ catalog (discover) to learn the source columns; nothing is read or written.
 				printSpecErrors(cmd, args[0], err)
 				return exitError{1}
 			}
-			schemas, missing, err := sourceSchemas(cmd.Context(), spec)
+			schemas, missing, err := engine.DiscoverSchemas(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 // reported by validate, with its path, before any run. It returns an error
 // only when the source cannot be asked.
 func checkAgainstSource(ctx context.Context, spec *pipeline.Spec) (pipeline.Errors, error) {
-	schemas, missing, err := sourceSchemas(ctx, spec)
+	schemas, missing, err := engine.DiscoverSchemas(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -46,36 +46,4 @@ func checkAgainstSource(ctx context.Context, spec *pipeline.Spec) (pipeline.Erro
 		}
 	}
 	return errs, nil
-}
-
-// sourceSchemas asks the source for its catalog and returns each selected
-// stream's schema with the pipeline's type overrides applied, and the
-// indexes of selected streams the source does not offer.
-func sourceSchemas(ctx context.Context, spec *pipeline.Spec) (map[string]*connector.Schema, []int, error) {
-	src, err := engine.OpenSource(ctx, spec)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer src.Close()
-	cat, err := src.Discover(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("discover: %w", err)
-	}
-	schemas := map[string]*connector.Schema{}
-	var missing []int
-	for k, st := range spec.ConnectorStreams() {
-		info := cat.Find(st.Name)
-		if info == nil || info.Schema == nil {
-			missing = append(missing, k)
-			continue
-		}
-		s := info.Schema.Clone()
-		for i, f := range s.Fields {
-			if t, ok := st.Schema[f.Name]; ok {
-				s.Fields[i].Type = t
-			}
-		}
-		schemas[st.Name] = s
-	}
-	return schemas, missing, nil
 }

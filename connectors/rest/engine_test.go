@@ -137,3 +137,38 @@ options:
 		t.Fatalf("rows %d, order 5: %s %s", n, customer, updated)
 	}
 }
+
+// Validation plans steps on the schemas the source describes; a REST
+// source can only describe the streams the pipeline defines.
+func TestDiscoverSchemasOfPipelineStreams(t *testing.T) {
+	srv := newAPIServer(t, "bearer", 10)
+	doc := `version: 1
+name: orders-api
+source:
+  connector: rest
+  config:
+    base_url: ` + srv.URL + `/api
+    auth: {type: bearer, token: t-456}
+  streams:
+    - name: orders
+      path: /orders
+      records: $.data
+      pagination: {type: cursor, cursor_path: $.next_cursor, param: cursor}
+      primary_key: [id]
+destination:
+  connector: jsonl
+  config: {path: ` + t.TempDir() + `}
+`
+	spec, err := pipeline.Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, missing, err := engine.DiscoverSchemas(context.Background(), spec)
+	if err != nil || len(missing) > 0 {
+		t.Fatalf("discover: missing %v, err %v", missing, err)
+	}
+	s := schemas["orders"]
+	if s == nil || s.Index("id") < 0 || s.Index("updated_at") < 0 {
+		t.Fatalf("orders schema %v", s)
+	}
+}
