@@ -6,11 +6,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,7 +144,7 @@ func TestDiscover(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, config, want string
-		dest           bool
+		dest               bool
 	}{
 		{"no command", `{}`, "config.command: is required", false},
 		{"unknown key", `{"command":"x","comand":"y"}`, `unknown field "comand"`, false},
@@ -550,4 +552,139 @@ func TestTargetFailing(t *testing.T) {
 	if !slices.Equal(got, []float64{1, 2, 3, 4, 5}) {
 		t.Fatalf("target ids = %v", got)
 	}
+}
+
+// The acceptance example's source, exactly as written, with a stream and a
+// destination around it: ./tap-demo is found in the working directory and
+// gets the config as its --config file.
+func TestAcceptanceExample(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(tapBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tap-demo"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	doc := `version: 1
+name: demo
+source:
+  connector: singer
+  config:
+    command: ./tap-demo            # any executable; args, config and state handled as the Singer spec says
+    config: {start_date: "2026-01-01"}
+  streams:
+    - {name: users, sync_mode: incremental_dedup, primary_key: [id], cursor_field: updated_at}
+destination:
+  connector: sqlite
+  config: {path: out.db}
+`
+	spec, err := pipeline.Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := execute(t, spec, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Streams[0]; s.Read != 2 || s.Written != 2 {
+		t.Fatalf("stream: %+v", s)
+	}
+	if got := ids(t, openDB(t, dir)); !slices.Equal(got, []int64{2, 3}) {
+		t.Fatalf("ids = %v, want the users updated since start_date", got)
+	}
+}
+
+// recorder keeps what a source emits.
+type recorder struct {
+	rows        int
+	checkpoints []string
+}
+
+func (r *recorder) Emit(_ context.Context, b *connector.Batch) error { r.rows += b.Len(); return nil }
+func (r *recorder) Checkpoint(_ context.Context, _ string, s json.RawMessage) error {
+	r.checkpoints = append(r.checkpoints, string(s))
+	return nil
+}
+func (r *recorder) Reject(context.Context, connector.Reject) error { return nil }
+
+// A preview stops the tap once it has its rows; a catalog file replaces
+// discovery.
+func TestPreviewLimitAndCatalogFile(t *testing.T) {
+	dir := t.TempDir()
+	writeUsers(t, filepath.Join(dir, "users.jsonl"), 1, 50)
+	catalog := filepath.Join(dir, "catalog.json")
+	out, err := exec.Command(tapBin, "--config", writeJSON(t, dir, tapConfig(dir, nil)), "--discover").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(catalog, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]any{"command": tapBin, "catalog": catalog, "config": tapConfig(dir, nil)})
+	src, err := singer.NewSource(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	err = src.Read(context.Background(), connector.ReadRequest{
+		Streams: []connector.Stream{{Name: "users", SyncMode: connector.FullRefreshAppend}}, BatchSize: 4, Limit: 6}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.rows != 6 {
+		t.Fatalf("preview read %d rows", rec.rows)
+	}
+	err = src.Read(context.Background(), connector.ReadRequest{Streams: []connector.Stream{{Name: "nope"}}}, rec)
+	if err == nil || !strings.Contains(err.Error(), "stream nope: the tap's catalog has no such stream (it has users, audit)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func writeJSON(t *testing.T, dir string, v any) string {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	p := filepath.Join(dir, "cfg.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The tap's stderr is logged line by line.
+func TestStderrIsLogged(t *testing.T) {
+	var buf syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	dir := t.TempDir()
+	raw, _ := json.Marshal(map[string]any{"command": tapBin, "config": tapConfig(dir, nil)})
+	src, err := singer.NewSource(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `"msg":"stderr","connector":"singer","tap":"tap-demo","phase":"discover","line":"tap starting"`) {
+		t.Fatalf("log: %s", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,6 +22,7 @@ import (
 // SourceConfig configures the singer source: a tap.
 type SourceConfig struct {
 	ProcessConfig
+	Catalog     string `json:"catalog,omitempty" jsonschema:"description=Path of a catalog file to use instead of running the tap with --discover (for taps that cannot discover)"`
 	CatalogFlag string `json:"catalog_flag,omitempty" jsonschema:"enum=catalog,enum=properties,description=How the selected catalog is given to the tap: --catalog (default) or --properties for older taps"`
 }
 
@@ -65,6 +67,17 @@ func (s *Source) Check(ctx context.Context) error {
 func (s *Source) Close() error { return nil }
 
 func (s *Source) discover(ctx context.Context) (*catalog, error) {
+	if s.cfg.Catalog != "" {
+		b, err := os.ReadFile(s.cfg.Catalog)
+		if err != nil {
+			return nil, fmt.Errorf("config.catalog: %w", err)
+		}
+		c, err := parseCatalog(b)
+		if err != nil {
+			return nil, fmt.Errorf("config.catalog %s: %w", s.cfg.Catalog, err)
+		}
+		return c, nil
+	}
 	wd, err := newWorkdir()
 	if err != nil {
 		return nil, err
@@ -304,7 +317,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 	case readErr != nil:
 		return readErr
 	case r.limitReached():
-		return nil
+		return r.flushAll(ctx)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case waitErr != nil:

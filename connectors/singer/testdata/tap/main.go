@@ -19,6 +19,14 @@ type config struct {
 	StateEvery int    `json:"state_every"`
 	FailAfter  int    `json:"fail_after"`
 	Token      string `json:"token"`
+	StartDate  string `json:"start_date"`
+}
+
+// builtin are the users emitted when the config names no data file.
+var builtin = []string{
+	`{"id":1,"name":"Ada","updated_at":"2025-12-31T23:00:00Z"}`,
+	`{"id":2,"name":"Grace","updated_at":"2026-01-01T08:00:00Z"}`,
+	`{"id":3,"name":"Edsger","updated_at":"2026-01-02T08:00:00Z"}`,
 }
 
 const usersSchema = `{"type":"object","properties":{
@@ -111,16 +119,29 @@ func main() {
 	if every == 0 {
 		every = 2
 	}
-	f, err := os.Open(cfg.Data)
-	if err != nil {
-		fail(err)
+	if after == "" {
+		after = cfg.StartDate
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	var lines [][]byte
+	if cfg.Data == "" {
+		for _, l := range builtin {
+			lines = append(lines, []byte(l))
+		}
+	} else {
+		f, err := os.Open(cfg.Data)
+		if err != nil {
+			fail(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			lines = append(lines, append([]byte(nil), sc.Bytes()...))
+		}
+		f.Close()
+	}
 	n, last := 0, after
-	for sc.Scan() {
+	for _, line := range lines {
 		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+		if err := json.Unmarshal(line, &rec); err != nil {
 			fail(err)
 		}
 		ts, _ := rec["updated_at"].(string)
