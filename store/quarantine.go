@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,8 +131,8 @@ func (s *sqlStore) AddQuarantined(ctx context.Context, runID string, rows []Quar
 		type count struct{ total, kept int64 }
 		counts := map[string]*count{}
 		var order []string
-		for i := range rows {
-			r := &rows[i]
+		var keep []QuarantinedRow
+		for _, r := range rows {
 			c, ok := counts[r.Stream]
 			if !ok {
 				c = &count{}
@@ -139,19 +140,34 @@ func (s *sqlStore) AddQuarantined(ctx context.Context, runID string, rows []Quar
 				order = append(order, r.Stream)
 			}
 			c.total++
-			if room <= 0 {
-				continue
+			if int64(len(keep)) < room {
+				keep = append(keep, r)
+				c.kept++
 			}
-			at := r.At
-			if at.IsZero() {
-				at = now()
+		}
+		// A few hundred rows a statement: one round trip each, well under
+		// either database's limit on parameters.
+		const perInsert = 500
+		for len(keep) > 0 {
+			n := min(len(keep), perInsert)
+			var q strings.Builder
+			q.WriteString(`INSERT INTO run_quarantine (run_id, stream, origin, raw, reason, step, at) VALUES `)
+			args := make([]any, 0, n*7)
+			for i, r := range keep[:n] {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+				at := r.At
+				if at.IsZero() {
+					at = now()
+				}
+				args = append(args, runID, text(r.Stream), text(r.Origin), text(r.Raw), text(r.Reason), text(r.Step), at.UTC())
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO run_quarantine (run_id, stream, origin, raw, reason, step, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				runID, r.Stream, r.Origin, r.Raw, r.Reason, r.Step, at.UTC()); err != nil {
-				return fmt.Errorf("keep quarantined row: %w", err)
+			if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
+				return fmt.Errorf("keep quarantined rows: %w", err)
 			}
-			c.kept++
-			room--
+			keep = keep[n:]
 		}
 		for _, stream := range order {
 			c := counts[stream]
@@ -264,4 +280,11 @@ func (s *sqlStore) ReplayOf(ctx context.Context, runID string) (string, error) {
 	var of sql.NullString
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT replay_of FROM runs WHERE id = ?`), runID).Scan(&of)
 	return of.String, notFound(err, "run "+runID)
+}
+
+// text makes s storable as text in both databases: a refused record may
+// hold invalid UTF-8 or NUL bytes, which PostgreSQL refuses in text.
+func text(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }

@@ -147,6 +147,14 @@ func TestQuarantine(t *testing.T) {
 		if err != nil || n != store.MaxQuarantinedPerRun {
 			t.Fatalf("each: %d rows, %v", n, err)
 		}
+		// Records refused for their bytes are kept all the same, readable.
+		other := finished(t, s, p.ID, store.TriggerManual, store.Queued, 0)
+		if err := s.AddQuarantined(ctx, other.ID, []store.QuarantinedRow{{Stream: "people", Raw: "a,\xff\x00b", Reason: "invalid UTF-8", Step: "read"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.QuarantinedRows(ctx, other.ID, "", store.Page{}); err != nil || len(got) != 1 || got[0].Raw != "a,\uFFFD\uFFFDb" {
+			t.Fatalf("kept bad bytes as %+v, %v", got, err)
+		}
 		if err := s.AddQuarantined(ctx, "nope", rows[:1]); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("rows of a missing run: %v", err)
 		}
