@@ -688,3 +688,49 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// examples/singer-to-sqlite.yaml as written, with its shell tap: a first
+// run loads the releases since start_date, a second one nothing new.
+func TestShellTapExample(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"singer-to-sqlite.yaml", "tap-demo"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	doc, err := os.ReadFile("singer-to-sqlite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int64{3, 0} {
+		spec, err := pipeline.Parse(doc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := execute(t, spec, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := res.Streams[0]; s.Read != want || s.Written != want {
+			t.Fatalf("run %d: %+v", i+1, s)
+		}
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "singer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	var downloads sql.NullInt64
+	if err := db.QueryRow(`SELECT count(*), max(downloads) FILTER (WHERE id = 3) FROM releases`).Scan(&n, &downloads); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || downloads.Valid {
+		t.Fatalf("releases: %d rows, release 3 downloads %v", n, downloads)
+	}
+}
