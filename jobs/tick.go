@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -64,6 +65,21 @@ func (w *tickWorker) Work(ctx context.Context, job *river.Job[TickArgs]) error {
 	}
 	if err := w.tick(ctx); err != nil {
 		w.logger.Error("scheduler tick", "error", err)
+	}
+	return nil
+}
+
+// EnqueueMany adds a job for each run in one round trip.
+func (q *Queue) EnqueueMany(ctx context.Context, runIDs []string) error {
+	if len(runIDs) == 0 {
+		return nil
+	}
+	args := make([]RunPipelineArgs, len(runIDs))
+	for i, id := range runIDs {
+		args[i] = RunPipelineArgs{RunID: id}
+	}
+	if err := q.insertMany(ctx, args); err != nil {
+		return fmt.Errorf("enqueue %d runs: %w", len(runIDs), err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,9 +33,9 @@ type Store interface {
 	FinishRun(ctx context.Context, id string, status store.RunStatus, errMsg string, result json.RawMessage) error
 }
 
-// DefaultParallel is how many slots fire at once when [Scheduler.Parallel]
-// is zero.
-const DefaultParallel = 8
+// DefaultParallel is how many transactions fire slots at once when
+// [Scheduler.Parallel] is zero.
+const DefaultParallel = 4
 
 // DefaultSlotRetention is how long slot records are kept when
 // [Scheduler.SlotRetention] is zero.
@@ -47,8 +48,8 @@ type Scheduler struct {
 	// Notifier, when set, hears of late pipelines.
 	Notifier Notifier
 	Logger   *slog.Logger
-	// Parallel is how many slots fire at once (each in its own
-	// transaction); DefaultParallel when zero.
+	// Parallel is how many transactions fire slots at once (each for up
+	// to a hundred pipelines); DefaultParallel when zero.
 	Parallel int
 	// SlotRetention is how long slot records are kept;
 	// DefaultSlotRetention when zero.
@@ -210,29 +211,25 @@ func (s *Scheduler) parallel() int {
 	return DefaultParallel
 }
 
+// fireChunk is how many slots fire in one transaction, and whose runs are
+// queued in one insert: large enough that a thousand pipelines due in the
+// same second take a few round trips, small enough that the first runs
+// start while later chunks are still firing.
+const fireChunk = 100
+
+// batchQueue enqueues many runs in one round trip.
+type batchQueue interface {
+	EnqueueMany(ctx context.Context, runIDs []string) error
+}
+
 func (s *Scheduler) fire(ctx context.Context, fires []store.SlotFire, byID map[string]*store.Pipeline) error {
 	var g errgroup.Group
 	g.SetLimit(s.parallel())
 	var mu sync.Mutex
 	var errs []error
-	for _, f := range fires {
+	for chunk := range slices.Chunk(fires, fireChunk) {
 		g.Go(func() error {
-			p := byID[f.PipelineID]
-			err := func() error {
-				fs, err := s.Store.FireSlot(ctx, f)
-				switch {
-				case err != nil:
-					return err
-				case fs == nil:
-					return nil // fired before, by this or another scheduler
-				case fs.Run == nil:
-					s.logger().Warn("scheduled run skipped", "pipeline_id", p.ID, "pipeline", p.Name, "slot", f.Slot, "reason", fs.Slot.Skipped)
-					return nil
-				}
-				s.logger().Info("scheduled run queued", "pipeline_id", p.ID, "pipeline", p.Name, "slot", f.Slot, "run_id", fs.Run.ID)
-				return s.enqueue(ctx, fs.Run.ID)
-			}()
-			if err != nil {
+			if err := s.fireChunk(ctx, chunk, byID); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -244,17 +241,56 @@ func (s *Scheduler) fire(ctx context.Context, fires []store.SlotFire, byID map[s
 	return errors.Join(errs...)
 }
 
-// enqueue hands a run to the workers; a run that cannot be queued is
-// recorded as failed, or it would hold its pipeline's later slots back.
-func (s *Scheduler) enqueue(ctx context.Context, runID string) error {
-	err := s.Queue.Enqueue(ctx, runID)
+func (s *Scheduler) fireChunk(ctx context.Context, fires []store.SlotFire, byID map[string]*store.Pipeline) error {
+	fired, err := s.Store.FireSlots(ctx, fires)
+	if err != nil {
+		return err
+	}
+	var runs []string
+	for _, fs := range fired {
+		p := byID[fs.Slot.PipelineID]
+		if fs.Run == nil {
+			s.logger().Warn("scheduled run skipped", "pipeline_id", p.ID, "pipeline", p.Name, "slot", fs.Slot.Slot, "reason", fs.Slot.Skipped)
+			continue
+		}
+		s.logger().Info("scheduled run queued", "pipeline_id", p.ID, "pipeline", p.Name, "slot", fs.Slot.Slot, "run_id", fs.Run.ID)
+		runs = append(runs, fs.Run.ID)
+	}
+	return s.enqueue(ctx, runs...)
+}
+
+// enqueue hands runs to the workers; runs that cannot be queued are
+// recorded as failed, or they would hold their pipelines' later slots
+// back.
+func (s *Scheduler) enqueue(ctx context.Context, runIDs ...string) error {
+	if len(runIDs) == 0 {
+		return nil
+	}
+	// The runs are stored: a tick cancelled now (the process stopping)
+	// still hands them over rather than failing them.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var err error
+	if bq, ok := s.Queue.(batchQueue); ok && len(runIDs) > 1 {
+		err = bq.EnqueueMany(ctx, runIDs)
+	} else {
+		for i, id := range runIDs {
+			if err = s.Queue.Enqueue(ctx, id); err != nil {
+				runIDs = runIDs[i:] // those before are queued
+				break
+			}
+		}
+	}
 	if err == nil {
 		return nil
 	}
-	if ferr := s.Store.FinishRun(context.WithoutCancel(ctx), runID, store.Failed, "could not be queued: "+err.Error(), nil); ferr != nil {
-		return errors.Join(err, fmt.Errorf("record unqueued run %s: %w", runID, ferr))
+	errs := []error{err}
+	for _, id := range runIDs {
+		if ferr := s.Store.FinishRun(context.WithoutCancel(ctx), id, store.Failed, "could not be queued: "+err.Error(), nil); ferr != nil {
+			errs = append(errs, fmt.Errorf("record unqueued run %s: %w", id, ferr))
+		}
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 func (s *Scheduler) dependencies(ctx context.Context, pipes []store.Pipeline, byName map[string]*store.Pipeline) error {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,12 +35,13 @@ type ScheduleStore interface {
 	// StopSchedule forgets the schedule state of a pipeline whose schedule
 	// was removed.
 	StopSchedule(ctx context.Context, pipelineID string) error
-	// FireSlot records the slot and, unless the pipeline already has a
-	// queued or running run, queues a scheduled run for it, in one
-	// transaction that also moves the next due time to fire.Next. A slot
-	// fires at most once: firing it again returns (nil, nil). A skipped
-	// slot returns its record with no run.
-	FireSlot(ctx context.Context, fire SlotFire) (*FiredSlot, error)
+	// FireSlots records each slot and, unless its pipeline already has a
+	// queued or running run, queues a scheduled run for it, all in one
+	// transaction that also moves each pipeline's next due time to
+	// fire.Next. A slot fires at most once: slots fired before, and slots of
+	// disabled pipelines, are left out of the answer. A skipped slot comes
+	// back with no run. Each pipeline may appear once.
+	FireSlots(ctx context.Context, fires []SlotFire) ([]FiredSlot, error)
 	// Slots lists the slots of a pipeline, newest first.
 	Slots(ctx context.Context, pipelineID string, page Page) ([]Slot, error)
 	// LastDueSlot is the pipeline's newest slot whose grace period ended by
@@ -242,17 +245,6 @@ func (s *sqlStore) lockPipeline(ctx context.Context, tx *sql.Tx, id string) (ena
 	return enabled, err
 }
 
-// activeRun is the id of a queued or running run of the pipeline, if any.
-func (s *sqlStore) activeRun(ctx context.Context, tx *sql.Tx, pipelineID string) (string, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM runs WHERE pipeline_id = ? AND status IN (?, ?) ORDER BY created_at LIMIT 1`),
-		pipelineID, Queued, Running).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return id, err
-}
-
 // insertRun queues a run of the pipeline's current version inside tx.
 func (s *sqlStore) insertRun(ctx context.Context, tx *sql.Tx, pipelineID string, trigger Trigger, at time.Time) (*Run, error) {
 	var version int
@@ -265,48 +257,144 @@ func (s *sqlStore) insertRun(ctx context.Context, tx *sql.Tx, pipelineID string,
 	return run, err
 }
 
-func (s *sqlStore) FireSlot(ctx context.Context, fire SlotFire) (*FiredSlot, error) {
-	var out *FiredSlot
-	slot := fire.Slot.UTC()
+func (s *sqlStore) FireSlots(ctx context.Context, fires []SlotFire) ([]FiredSlot, error) {
+	if len(fires) == 0 {
+		return nil, nil
+	}
+	var out []FiredSlot
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		enabled, err := s.lockPipeline(ctx, tx, fire.PipelineID)
-		if err != nil {
-			return err
+		out = nil
+		ids := make([]any, len(fires))
+		for i, f := range fires {
+			ids[i] = f.PipelineID
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE pipeline_schedules SET next_slot = ?, updated_at = ? WHERE pipeline_id = ? AND next_slot < ?`),
-			fire.Next.UTC(), now(), fire.PipelineID, fire.Next.UTC()); err != nil {
-			return err
+		in := marks(len(ids))
+		// Rows are locked in one order, so schedulers on two hosts firing
+		// overlapping sets wait for each other instead of deadlocking.
+		lock := `SELECT id, enabled, version FROM pipelines WHERE id IN (` + in + `) ORDER BY id`
+		if s.postgres {
+			lock += ` FOR UPDATE`
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM schedule_slots WHERE pipeline_id = ? AND slot = ?`), fire.PipelineID, slot).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 || !enabled {
-			return nil
-		}
-		at := now()
-		out = &FiredSlot{Slot: Slot{PipelineID: fire.PipelineID, Slot: slot, FiredAt: at, LateAt: fire.LateAt.UTC()}}
-		active, err := s.activeRun(ctx, tx, fire.PipelineID)
-		if err != nil {
-			return err
-		}
-		var runID any
-		if active != "" {
-			out.Slot.Skipped = fmt.Sprintf("run %s was still queued or running", active)
-		} else {
-			if out.Run, err = s.insertRun(ctx, tx, fire.PipelineID, TriggerSchedule, at); err != nil {
+		enabled, version := map[string]bool{}, map[string]int{}
+		if err := queryEach(ctx, tx, s.q(lock), ids, func(r *sql.Rows) error {
+			var id string
+			var on bool
+			var v int
+			if err := r.Scan(&id, &on, &v); err != nil {
 				return err
 			}
-			out.Slot.RunID, runID = out.Run.ID, out.Run.ID
+			enabled[id], version[id] = on, v
+			return nil
+		}); err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO schedule_slots (pipeline_id, slot, run_id, skipped, fired_at, late_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			fire.PipelineID, slot, runID, out.Slot.Skipped, at, out.Slot.LateAt)
-		return err
+
+		at := now()
+		byNext := map[time.Time][]any{}
+		slotSet := map[time.Time]bool{}
+		for _, f := range fires {
+			byNext[f.Next.UTC()] = append(byNext[f.Next.UTC()], f.PipelineID)
+			slotSet[f.Slot.UTC()] = true
+		}
+		for next, group := range byNext {
+			args := append([]any{next, at}, group...)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE pipeline_schedules SET next_slot = ?, updated_at = ? WHERE pipeline_id IN (`+marks(len(group))+`) AND next_slot < ?`),
+				append(args, next)...); err != nil {
+				return err
+			}
+		}
+
+		fired := map[string]bool{}
+		slots := make([]any, 0, len(slotSet))
+		for sl := range slotSet {
+			slots = append(slots, sl)
+		}
+		if err := queryEach(ctx, tx, s.q(`SELECT pipeline_id, slot FROM schedule_slots WHERE pipeline_id IN (`+in+`) AND slot IN (`+marks(len(slots))+`)`),
+			append(slices.Clone(ids), slots...), func(r *sql.Rows) error {
+				var id string
+				var sl time.Time
+				if err := r.Scan(&id, &sl); err != nil {
+					return err
+				}
+				fired[id+"@"+strconv.FormatInt(sl.UnixMicro(), 10)] = true
+				return nil
+			}); err != nil {
+			return err
+		}
+		active := map[string]string{}
+		if err := queryEach(ctx, tx, s.q(`SELECT pipeline_id, id FROM runs WHERE pipeline_id IN (`+in+`) AND status IN (?, ?)`),
+			append(slices.Clone(ids), Queued, Running), func(r *sql.Rows) error {
+				var pid, id string
+				if err := r.Scan(&pid, &id); err != nil {
+					return err
+				}
+				active[pid] = id
+				return nil
+			}); err != nil {
+			return err
+		}
+
+		var runArgs, slotArgs []any
+		for _, f := range fires {
+			slot := f.Slot.UTC()
+			if !enabled[f.PipelineID] || fired[f.PipelineID+"@"+strconv.FormatInt(slot.UnixMicro(), 10)] {
+				continue
+			}
+			fs := FiredSlot{Slot: Slot{PipelineID: f.PipelineID, Slot: slot, FiredAt: at, LateAt: f.LateAt.UTC()}}
+			var runID any
+			if busy := active[f.PipelineID]; busy != "" {
+				fs.Slot.Skipped = fmt.Sprintf("run %s was still queued or running", busy)
+			} else {
+				fs.Run = &Run{ID: uuid.NewString(), PipelineID: f.PipelineID, Version: version[f.PipelineID], Status: Queued, Trigger: TriggerSchedule, CreatedAt: at}
+				fs.Slot.RunID, runID = fs.Run.ID, fs.Run.ID
+				runArgs = append(runArgs, fs.Run.ID, f.PipelineID, fs.Run.Version, fs.Run.Status, false, fs.Run.Trigger, at)
+			}
+			slotArgs = append(slotArgs, f.PipelineID, slot, runID, fs.Slot.Skipped, at, fs.Slot.LateAt)
+			out = append(out, fs)
+		}
+		if len(runArgs) > 0 {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, pipeline_id, version, status, full_refresh, triggered_by, created_at) VALUES `+rowMarks(len(runArgs)/7, 7)),
+				runArgs...); err != nil {
+				return fmt.Errorf("queue runs: %w", err)
+			}
+		}
+		if len(slotArgs) > 0 {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schedule_slots (pipeline_id, slot, run_id, skipped, fired_at, late_at) VALUES `+rowMarks(len(slotArgs)/6, 6)),
+				slotArgs...); err != nil {
+				return fmt.Errorf("record slots: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fire slot %s of pipeline %s: %w", slot.Format(time.RFC3339), fire.PipelineID, err)
+		return nil, fmt.Errorf("fire %d slots: %w", len(fires), err)
 	}
 	return out, nil
+}
+
+// marks is n comma-separated placeholders.
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// rowMarks is n rows of width placeholders for a multi-row VALUES.
+func rowMarks(n, width int) string {
+	row := "(" + marks(width) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+func queryEach(ctx context.Context, tx *sql.Tx, query string, args []any, f func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const slotCols = `pipeline_id, slot, run_id, skipped, fired_at, late_at, late`
@@ -375,6 +463,12 @@ func prefixed(prefix, cols string) string {
 
 func (s *sqlStore) CheckLateSlots(ctx context.Context, at time.Time) ([]Slot, error) {
 	at = at.UTC()
+	// Most ticks have nothing to settle: look before writing, since a
+	// write waits for SQLite's one writer.
+	var pending int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM schedule_slots WHERE settled = FALSE AND late_at <= ?`), at).Scan(&pending); err != nil || pending == 0 {
+		return nil, err
+	}
 	// Slots whose pipeline has succeeded since are settled in one go: the
 	// usual case, and one statement however many pipelines there are.
 	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE schedule_slots SET settled = TRUE
