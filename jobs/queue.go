@@ -90,9 +90,9 @@ type Queue struct {
 	// insertMany inserts many jobs in one round trip (the scheduler's
 	// slots that fire together).
 	insertMany func(ctx context.Context, args []RunPipelineArgs) error
-	start  func(ctx context.Context) error
-	stop   func(ctx context.Context) error
-	close  func() error
+	start      func(ctx context.Context) error
+	stop       func(ctx context.Context) error
+	close      func() error
 }
 
 // NewQueue sets up River on the store's database, migrating River's
