@@ -54,10 +54,10 @@ func TestRunFilters(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		slow := finished(t, s, p.ID, store.TriggerManual, store.Succeeded, 60*time.Millisecond)
-		bad := finished(t, s, p.ID, store.TriggerSchedule, store.Failed, 5*time.Millisecond)
+		slow := finished(t, s, p.ID, store.TriggerManual, store.Succeeded, 400*time.Millisecond)
+		bad := finished(t, s, p.ID, store.TriggerSchedule, store.Failed, 0)
 		mid := time.Now()
-		other := finished(t, s, q.ID, store.TriggerManual, store.Succeeded, 20*time.Millisecond)
+		other := finished(t, s, q.ID, store.TriggerManual, store.Succeeded, 150*time.Millisecond)
 		queued := finished(t, s, p.ID, store.TriggerReplay, store.Queued, 0)
 
 		cases := []struct {
