@@ -22,6 +22,7 @@ import (
 	"github.com/tributary-data/tributary/pipeline"
 
 	_ "github.com/tributary-data/tributary/connectors/csv"
+	_ "github.com/tributary-data/tributary/connectors/jsonl"
 	_ "github.com/tributary-data/tributary/connectors/sqlite"
 )
 
@@ -732,5 +733,85 @@ func TestShellTapExample(t *testing.T) {
 	}
 	if n != 3 || downloads.Valid {
 		t.Fatalf("releases: %d rows, release 3 downloads %v", n, downloads)
+	}
+}
+
+// Rows the source quarantined reach the target as the stream
+// _tributary_quarantine.
+func TestQuarantineReachesTarget(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	os.MkdirAll(filepath.Join(dir, "in"), 0o755)
+	csv := "id,name,amount,updated_at\n1,a,1.5,2026-02-01T00:00:00Z\nx,b,2.5,2026-02-02T00:00:00Z\n3,c,3.5,2026-02-03T00:00:00Z\n"
+	if err := os.WriteFile(filepath.Join(dir, "in", "a.csv"), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := map[string]any{"command": targetBin, "config": map[string]any{"out": out}}
+	res, err := execute(t, targetPipeline(t, dir, target), engine.Options{StatePath: filepath.Join(dir, "state.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariant(t, res)
+	if s := res.Streams[0]; s.Written != 2 || s.Quarantined != 1 {
+		t.Fatalf("stream: %+v", s)
+	}
+	q := targetLines(t, filepath.Join(out, singer.QuarantineStream+".jsonl"))
+	if len(q) != 1 || q[0]["stream"] != "people" || !strings.HasSuffix(q[0]["origin"].(string), "a.csv:3") ||
+		!strings.Contains(q[0]["reason"].(string), "id") || q[0]["run_id"] != res.RunID {
+		t.Fatalf("quarantine at the target: %v", q)
+	}
+	if recs := targetLines(t, filepath.Join(out, "people.jsonl")); len(recs) != 2 {
+		t.Fatalf("target holds %d records", len(recs))
+	}
+}
+
+// Two selected streams share the tap's state; both are loaded and a second
+// run hands the tap the state both committed.
+func TestTwoStreams(t *testing.T) {
+	dir := t.TempDir()
+	writeUsers(t, filepath.Join(dir, "users.jsonl"), 1, 3)
+	cfg, _ := json.Marshal(map[string]any{"command": tapBin, "config": tapConfig(dir, nil)})
+	doc := fmt.Sprintf(`version: 1
+name: two
+source:
+  connector: singer
+  config: %s
+  streams:
+    - {name: audit, sync_mode: full_refresh_append}
+    - {name: users, sync_mode: incremental_append, cursor_field: updated_at}
+destination:
+  connector: jsonl
+  config: {path: %q}
+`, cfg, filepath.Join(dir, "out"))
+	for run := 1; run <= 2; run++ {
+		spec, err := pipeline.Parse([]byte(doc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := execute(t, spec, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantUsers := int64(3)
+		if run == 2 {
+			wantUsers = 0
+		}
+		for _, s := range res.Streams {
+			want := map[string]int64{"audit": 1, "users": wantUsers}[s.Name]
+			if s.Written != want {
+				t.Errorf("run %d: stream %s wrote %d, want %d", run, s.Name, s.Written, want)
+			}
+		}
+	}
+	runs := readTapLog(t, filepath.Join(dir, "tap.log"))
+	if len(runs) != 2 || !slices.Equal(runs[0].Selected, []string{"users", "audit"}) {
+		t.Fatalf("tap runs: %+v", runs)
+	}
+	// audit is a full refresh whose last read finished: the engine gives it
+	// no state, so its bookmark (it has none) would be removed; users keeps
+	// its bookmark.
+	if want := `{"bookmarks":{"users":{"updated_at":"2026-01-01T03:00:00Z"}}}`; runs[1].State != want {
+		t.Errorf("second run state %s, want %s", runs[1].State, want)
 	}
 }
