@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tributary-data/tributary/connector"
@@ -32,7 +34,9 @@ type streamWriter struct {
 	durable     []connector.Reject
 	sample      []connector.Reject // the first rejects of the run, for messages
 	uncommitted int64
-	lastCommit  time.Time
+	// covered says the newest checkpoint covers every row written.
+	covered    bool
+	lastCommit time.Time
 	// atEnd holds every checkpoint back to the end of the stream: when a
 	// check of severity fail must pass first, or when a step holds rows
 	// back that no checkpoint covers yet.
@@ -96,6 +100,11 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 		c := l.run.stats[ev.stream]
 		switch ev.kind {
 		case evBatch:
+			if sw.w == nil {
+				if err := l.settle(ctx, sw); err != nil {
+					return err
+				}
+			}
 			if err := l.open(ctx, sw, ev.batch.Schema); err != nil {
 				return err
 			}
@@ -108,6 +117,7 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 			}
 			c.written.Add(n)
 			sw.uncommitted += n
+			sw.covered = false
 			l.obs.observe(sw.name, ev.batch)
 		case evRejects:
 			for i := range ev.rejects {
@@ -121,12 +131,28 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 				sw.sample = append(sw.sample, ev.rejects[:min(room, len(ev.rejects))]...)
 			}
 		case evCheckpoint:
-			sw.state = ev.state
+			sw.state, sw.covered = ev.state, true
 			if !sw.atEnd && sw.uncommitted >= l.run.commitRows || time.Since(sw.lastCommit) >= l.run.commitInterval {
 				if err := l.commit(ctx, sw, false); err != nil {
 					return err
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// settle commits the other streams whose written rows a checkpoint covers
+// before the next stream's writer opens. A destination that allows one
+// writing transaction at a time (SQLite) would otherwise have the new
+// writer wait on a transaction this same goroutine holds open.
+func (l *loader) settle(ctx context.Context, next *streamWriter) error {
+	for _, sw := range l.order {
+		if sw == next || sw.w == nil || sw.atEnd || sw.uncommitted == 0 || !sw.covered {
+			continue
+		}
+		if err := l.commit(ctx, sw, false); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -237,7 +263,14 @@ func (l *loader) finish(ctx context.Context) error {
 	if failed != nil {
 		return failed
 	}
-	for _, sw := range l.order {
+	// Streams holding uncommitted rows commit first: on a destination that
+	// allows one writing transaction at a time, the other streams' final
+	// commits would wait on theirs.
+	order := slices.Clone(l.order)
+	slices.SortStableFunc(order, func(a, b *streamWriter) int {
+		return cmp.Compare(pendingRank(a), pendingRank(b))
+	})
+	for _, sw := range order {
 		if err := l.commit(ctx, sw, true); err != nil {
 			return err
 		}
@@ -251,6 +284,13 @@ func (l *loader) finish(ctx context.Context) error {
 		l.run.stats[sw.name].finished.Store(time.Now().UnixNano())
 	}
 	return nil
+}
+
+func pendingRank(sw *streamWriter) int {
+	if sw.uncommitted > 0 {
+		return 0
+	}
+	return 1
 }
 
 // abort rolls back whatever was not committed.
