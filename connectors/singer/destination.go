@@ -134,8 +134,9 @@ func (d *Destination) start(ctx context.Context) (*target, error) {
 	cmd := d.cfg.command(pctx, "--config", cfgPath)
 	stdin, err1 := cmd.StdinPipe()
 	stdout, err2 := cmd.StdoutPipe()
-	errPipe, err3 := cmd.StderrPipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
+	stderr := newStderrLog(d.log)
+	cmd.Stderr = stderr
+	if err := errors.Join(err1, err2); err != nil {
 		cancel()
 		wd.remove()
 		return nil, err
@@ -146,7 +147,7 @@ func (d *Destination) start(ctx context.Context) (*target, error) {
 		return nil, fmt.Errorf("start target: %w", err)
 	}
 	t := &target{cmd: cmd, cancel: cancel, stdin: stdin, w: bufio.NewWriterSize(stdin, 256*1024), wd: wd,
-		stderr: newStderrLog(d.log, errPipe), log: d.log, schemas: map[string]bool{}, changed: make(chan struct{})}
+		stderr: stderr, log: d.log, schemas: map[string]bool{}, changed: make(chan struct{})}
 	go t.readStdout(stdout)
 	d.proc = t
 	return t, nil
@@ -175,7 +176,6 @@ func (t *target) readStdout(r io.Reader) {
 			break
 		}
 	}
-	t.stderr.Tail()
 	err := t.cmd.Wait()
 	t.wd.remove()
 	t.mu.Lock()

@@ -1,11 +1,10 @@
 package singer
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -85,43 +84,56 @@ func (c *ProcessConfig) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// stderrLog logs every stderr line of a process and keeps the last ones
-// for the error of a failed process.
+// stderrLog is a process's stderr: it logs every line and keeps the last
+// ones for the error of a failed process. As the command's Stderr (not a
+// pipe), exec copies into it and Wait returns once everything was copied.
 type stderrLog struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	tail []string
-	done chan struct{}
+	log     *slog.Logger
+	mu      sync.Mutex
+	partial []byte
+	tail    []string
 }
 
 const tailLines = 20
 
-func newStderrLog(log *slog.Logger, r io.Reader) *stderrLog {
-	s := &stderrLog{log: log, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.log.Info("stderr", "line", line)
-			s.mu.Lock()
-			s.tail = append(s.tail, line)
-			if len(s.tail) > tailLines {
-				s.tail = s.tail[len(s.tail)-tailLines:]
-			}
-			s.mu.Unlock()
-		}
-		io.Copy(io.Discard, r)
-	}()
-	return s
-}
+func newStderrLog(log *slog.Logger) *stderrLog { return &stderrLog{log: log} }
 
-// Tail returns the last stderr lines, once the process closed stderr.
-func (s *stderrLog) Tail() string {
-	<-s.done
+func (s *stderrLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		s.line(string(bytes.TrimRight(s.partial[:i], "\r")))
+		s.partial = s.partial[i+1:]
+	}
+	if len(s.partial) > 64*1024 {
+		// A line this long is logged in pieces rather than held forever.
+		s.line(string(s.partial))
+		s.partial = s.partial[:0]
+	}
+	return len(p), nil
+}
+
+func (s *stderrLog) line(l string) {
+	s.log.Info("stderr", "line", l)
+	s.tail = append(s.tail, l)
+	if len(s.tail) > tailLines {
+		s.tail = s.tail[len(s.tail)-tailLines:]
+	}
+}
+
+// Tail returns the last stderr lines; call it after the command's Wait.
+func (s *stderrLog) Tail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) > 0 {
+		s.line(string(s.partial))
+		s.partial = nil
+	}
 	return strings.Join(s.tail, "\n")
 }
 

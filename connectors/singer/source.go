@@ -89,16 +89,11 @@ func (s *Source) discover(ctx context.Context) (*catalog, error) {
 	}
 	cmd := s.cfg.command(ctx, "--config", cfgPath, "--discover")
 	var out bytes.Buffer
-	cmd.Stdout = &out
-	errPipe, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
+	stderr := newStderrLog(s.log.With("phase", "discover"))
+	cmd.Stdout, cmd.Stderr = &out, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start tap: %w", err)
 	}
-	stderr := newStderrLog(s.log.With("phase", "discover"), errPipe)
-	stderr.Tail() // wait for stderr to close before Wait closes the pipe
 	if err := cmd.Wait(); err != nil {
 		return nil, exitError("tap discovery (--discover) failed", err, stderr)
 	}
@@ -289,14 +284,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 	if err != nil {
 		return err
 	}
-	errPipe, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
+	stderr := newStderrLog(s.log)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start tap: %w", err)
 	}
-	stderr := newStderrLog(s.log, errPipe)
 	r := &reader{src: s, req: req, emit: emit, cat: cat, streams: map[string]*readStream{},
 		file: filepath.Base(s.cfg.Command), seq: next, skipped: map[string]bool{}}
 	for _, st := range req.Streams {
@@ -311,7 +303,6 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 		cancel()
 	}
 	io.Copy(io.Discard, stdout)
-	stderr.Tail()
 	waitErr := cmd.Wait()
 	switch {
 	case readErr != nil:
