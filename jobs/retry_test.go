@@ -310,7 +310,7 @@ func TestPromptCancel(t *testing.T) {
 			if got, err := s.Run(ctx, runID); err != nil || got.Status != store.Cancelled {
 				t.Fatalf("run %+v, %v", got, err)
 			}
-			mustContain(t, logText(t, s, runID), "run finished status=cancelled")
+			mustContain(t, logText(t, s, runID), "status=cancelled")
 		})
 	}
 }

@@ -222,20 +222,22 @@ func (r *Runner) Execute(ctx context.Context, runID string) error {
 		} else if failures < opts.retries {
 			delay := Backoff(opts.backoff, failures+1)
 			at := time.Now().Add(delay)
+			// Logged first, so whoever sees the attempt ended finds its log
+			// complete.
+			rlog.Warn(fmt.Sprintf("attempt %d failed: %s; retry %d of %d at %s (in %s)", attempt, res.Error, failures+1, opts.retries,
+				at.UTC().Format(time.RFC3339), delay.Round(time.Millisecond)))
 			if err := end(store.AttemptEnd{Outcome: store.AttemptFailed, Status: store.Queued, Error: res.Error, Result: body, RetryAt: &at}); err != nil {
 				return fmt.Errorf("record failed attempt: %w", err)
 			}
-			rlog.Warn(fmt.Sprintf("attempt %d failed: %s; retry %d of %d at %s (in %s)", attempt, res.Error, failures+1, opts.retries,
-				at.UTC().Format(time.RFC3339), delay.Round(time.Millisecond)))
 			return &RetryError{Delay: delay, Cause: res.Error}
 		}
 	}
 	outcome := store.Outcome(status)
+	rlog.Info("run finished", "status", status, "error", res.Error, "attempt", attempt)
 	if err := end(store.AttemptEnd{Outcome: outcome, Status: status, Error: res.Error, Result: body}); err != nil {
 		return fmt.Errorf("record run result: %w", err)
 	}
 	r.observe(pl.Name, status, res)
-	rlog.Info("run finished", "status", status, "error", res.Error, "attempt", attempt)
 	r.notify(ctx, run.ID)
 	return nil
 }
@@ -409,14 +411,23 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 // fail records a run that could not start (its pipeline, spec or
 // connections did not resolve): retrying would not help.
 func (r *Runner) fail(ctx context.Context, run *store.Run, name string, cause error) error {
+	if ctx.Err() != nil {
+		// The worker stopped while the run was starting: that is no fault
+		// of the run's, which is queued again.
+		err := r.Store.EndAttempt(context.WithoutCancel(ctx), run.ID, run.Attempts, store.AttemptEnd{Outcome: store.AttemptStopped, Status: store.Queued})
+		if err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			r.logger().Error("requeue run", "run_id", run.ID, "error", err)
+		}
+		return ctx.Err()
+	}
 	ctx = context.WithoutCancel(ctx)
+	_ = r.Store.AddRunLog(ctx, run.ID, "ERROR", cause.Error())
 	err := r.Store.EndAttempt(ctx, run.ID, run.Attempts, store.AttemptEnd{Outcome: store.AttemptFailed, Status: store.Failed, Error: cause.Error()})
 	if errors.Is(err, store.ErrLeaseLost) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("record failed run: %w (run failed: %w)", err, cause)
 	}
-	_ = r.Store.AddRunLog(ctx, run.ID, "ERROR", cause.Error())
 	if r.Metrics != nil && name != "" {
 		r.Metrics.Runs.WithLabelValues(name, string(store.Failed)).Inc()
 	}
