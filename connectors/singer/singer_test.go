@@ -815,3 +815,26 @@ destination:
 		t.Errorf("second run state %s, want %s", runs[1].State, want)
 	}
 }
+
+// The spec marks secret_config secret for both sides and requires command.
+func TestSpec(t *testing.T) {
+	info, ok := connector.Lookup("singer")
+	if !ok || info.Source == nil || info.Destination == nil {
+		t.Fatalf("singer is not registered as source and destination: %+v", info)
+	}
+	for _, sp := range []*connector.Spec{info.Source, info.Destination} {
+		if !slices.Equal(sp.Secrets, []string{"secret_config"}) {
+			t.Errorf("secrets = %v", sp.Secrets)
+		}
+		var schema struct {
+			Required   []string                   `json:"required"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(sp.Config, &schema); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(schema.Required, []string{"command"}) || schema.Properties["config"] == nil || schema.Properties["args"] == nil {
+			t.Errorf("config schema %s", sp.Config)
+		}
+	}
+}
