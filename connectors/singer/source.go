@@ -318,8 +318,9 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 		}
 		return err
 	}
-	// The tap ended well: what came after its last STATE is loaded too,
-	// and covered by the last state at the end of the run.
+	// The tap ended well: what came after its last STATE is loaded too.
+	// The saved state stays that STATE, so a next run may read those
+	// records again; taps end with a STATE, which makes this rare.
 	return r.flushAll(ctx)
 }
 
