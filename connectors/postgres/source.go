@@ -20,6 +20,9 @@ import (
 type SourceConfig struct {
 	URL     string   `json:"url" secret:"true" jsonschema:"required,description=Connection URL such as postgres://user:pass@host:5432/db?sslmode=disable"`
 	Schemas []string `json:"schemas,omitempty" jsonschema:"description=Schemas whose tables are offered as streams. Default: [public]."`
+	// CDC, when set, reads the selected tables through logical replication
+	// instead of queries (see cdc.go).
+	CDC *CDCConfig `json:"cdc,omitempty" jsonschema:"description=Read changes through logical replication (pgoutput): a snapshot first, then inserts, updates and deletes. Streams need sync_mode incremental_dedup and a primary key."`
 }
 
 func init() {
@@ -31,6 +34,10 @@ func init() {
 // PostgreSQL's dialect.
 type Source struct {
 	*sqlsource.Source
+	db      *sql.DB
+	conn    *pgx.ConnConfig
+	dialect Dialect
+	cdc     *CDCConfig
 }
 
 var _ connector.Source = (*Source)(nil)
@@ -51,8 +58,14 @@ func NewSource(_ context.Context, raw json.RawMessage) (connector.Source, error)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
+	if cfg.CDC != nil {
+		if err := cfg.CDC.validate(); err != nil {
+			return nil, fmt.Errorf("cdc: %w", err)
+		}
+	}
 	db := stdlib.OpenDB(*cc)
-	return &Source{sqlsource.New(db, Dialect{schemas: cfg.Schemas}, sqlsource.Options{Schemas: cfg.Schemas})}, nil
+	d := Dialect{schemas: cfg.Schemas}
+	return &Source{Source: sqlsource.New(db, d, sqlsource.Options{Schemas: cfg.Schemas}), db: db, conn: cc, dialect: d, cdc: cfg.CDC}, nil
 }
 
 // cursorNames are column names that usually track a row's last change;

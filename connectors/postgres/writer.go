@@ -573,8 +573,18 @@ func (w *writer) merge(ctx context.Context) error {
 	}
 	order += ", " + pgx.Identifier{ordColumn}.Sanitize() + " DESC"
 	colList := strings.Join(cols, ", ")
-	q := fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s) s ON CONFLICT (%s) ",
-		w.qualified(w.final), colList, colList, keyList, pgx.Identifier{w.stage}.Sanitize(), order, keyList)
+	latest := fmt.Sprintf("(SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s)", keyList, pgx.Identifier{w.stage}.Sanitize(), order)
+	live := ""
+	if del := truncIdent(connector.DeletedAtField); w.sent[del] && w.column(del) >= 0 {
+		// Keys whose latest change is a delete are applied apart; the
+		// rest are upserted, which also clears an earlier soft delete.
+		if err := w.applyDeletes(ctx, latest, keys, pgx.Identifier{del}.Sanitize()); err != nil {
+			return err
+		}
+		live = " WHERE s." + pgx.Identifier{del}.Sanitize() + " IS NULL"
+	}
+	q := fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM %s s%s ON CONFLICT (%s) ",
+		w.qualified(w.final), colList, colList, latest, live, keyList)
 	if len(set) == 0 {
 		q += "DO NOTHING"
 	} else {
@@ -586,6 +596,29 @@ func (w *writer) merge(ctx context.Context) error {
 	// The staging table empties itself at commit (ON COMMIT DELETE ROWS).
 	if err := w.exec(ctx, q); err != nil {
 		return fmt.Errorf("merge into %s: %w", w.final, err)
+	}
+	return nil
+}
+
+// applyDeletes applies the staged rows marked deleted: a hard delete removes
+// the row with the key, a soft one sets its deleted column and keeps the
+// rest of the row as it was (a delete carries only the key). A key the
+// target never held has nothing to delete.
+func (w *writer) applyDeletes(ctx context.Context, latest string, keys []string, del string) error {
+	match := make([]string, len(keys))
+	for i, k := range keys {
+		q := pgx.Identifier{k}.Sanitize()
+		match[i] = "t." + q + " = d." + q
+	}
+	on := strings.Join(match, " AND ") + " AND d." + del + " IS NOT NULL"
+	var q string
+	if w.d.deletes == "hard" {
+		q = fmt.Sprintf("DELETE FROM %s t USING %s d WHERE %s", w.qualified(w.final), latest, on)
+	} else {
+		q = fmt.Sprintf("UPDATE %s t SET %s = d.%s FROM %s d WHERE %s", w.qualified(w.final), del, del, latest, on)
+	}
+	if err := w.exec(ctx, q); err != nil {
+		return fmt.Errorf("apply deletes to %s: %w", w.final, err)
 	}
 	return nil
 }
