@@ -96,6 +96,14 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 			// run's context, which ends only when the run does.
 			return l.finish(ctx)
 		}
+		if ev.kind == evDrain {
+			err := l.drain(ctx)
+			close(ev.done)
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		sw := l.stream(ev.stream)
 		c := l.run.stats[ev.stream]
 		switch ev.kind {
@@ -137,6 +145,20 @@ func (l *loader) loop(ctx context.Context, events <-chan event) error {
 					return err
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// drain commits every stream whose written rows a checkpoint covers; the
+// rest is rolled back when the run fails.
+func (l *loader) drain(ctx context.Context) error {
+	for _, sw := range l.order {
+		if sw.w == nil || sw.atEnd || !sw.covered || sw.state == nil {
+			continue
+		}
+		if err := l.commit(ctx, sw, false); err != nil {
+			return err
 		}
 	}
 	return nil

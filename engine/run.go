@@ -238,6 +238,7 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 	g.Go(func() error {
 		defer close(events)
 		if err := src.Read(gctx, req, em); err != nil {
+			em.drain(gctx)
 			return fmt.Errorf("read: %w", err)
 		}
 		if err := em.flush(gctx); err != nil {
@@ -265,7 +266,8 @@ const (
 	evBatch eventKind = iota
 	evCheckpoint
 	evRejects
-	evEnd // the source read everything: publish the loads
+	evEnd   // the source read everything: publish the loads
+	evDrain // the source failed: commit what checkpoints cover, then close done
 )
 
 type event struct {
@@ -274,6 +276,7 @@ type event struct {
 	batch   *connector.Batch
 	state   json.RawMessage
 	rejects []connector.Reject
+	done    chan struct{}
 }
 
 // emitter receives the source's output, runs the transform steps in the
@@ -292,6 +295,23 @@ func (e *emitter) counters(stream string) (*counters, error) {
 	}
 	c.start(time.Now())
 	return c, nil
+}
+
+// drain has the loader commit what the source's checkpoints cover before
+// the run fails, so the next run resumes after them instead of reading
+// again what already arrived.
+func (e *emitter) drain(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	done := make(chan struct{})
+	if e.send(ctx, event{kind: evDrain, done: done}) != nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 func (e *emitter) send(ctx context.Context, ev event) error {
