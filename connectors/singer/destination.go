@@ -23,6 +23,7 @@ import (
 // DestinationConfig configures the singer destination: a target.
 type DestinationConfig struct {
 	ProcessConfig
+	Confirm       string `json:"confirm,omitempty" jsonschema:"enum=echo,enum=exit,description=How a commit is confirmed: echo (default) waits for the target to print the state; exit ends the target's input and waits for it to exit successfully, then starts it again for what follows (for targets that print state only when they flush at the end)"`
 	CommitTimeout string `json:"commit_timeout,omitempty" jsonschema:"description=How long a commit waits for the target to echo its STATE on stdout (Go duration); 10m when empty"`
 }
 
@@ -41,9 +42,10 @@ type Destination struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	mu   sync.Mutex
-	proc *target
-	open int // writers not closed yet
+	mu      sync.Mutex
+	proc    *target
+	open    int  // writers not closed yet
+	aborted bool // a writer rolled back: no target may start again
 }
 
 // NewDestination builds a singer destination from its JSON config.
@@ -63,6 +65,13 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 			return nil, fmt.Errorf("config.commit_timeout: %q is not a positive duration such as \"5m\"", cfg.CommitTimeout)
 		}
 		d.timeout = t
+	}
+	switch cfg.Confirm {
+	case "":
+		d.cfg.Confirm = "echo"
+	case "echo", "exit":
+	default:
+		return nil, fmt.Errorf("config.confirm: %q is neither echo nor exit", cfg.Confirm)
 	}
 	return d, nil
 }
@@ -264,16 +273,26 @@ func (d *Destination) Open(ctx context.Context, load connector.Load) (connector.
 type writer struct {
 	d      *Destination
 	load   connector.Load
-	schema *connector.Schema
+	schema *connector.Schema // sent to target sentTo
+	sentTo *target
 	keys   [][]byte
 	closed bool
 }
 
-func (w *writer) proc() (*target, error) {
-	if w.d.proc == nil {
+// proc returns the running target, starting a new one when the last one
+// ended after confirming a commit (confirm: exit).
+func (w *writer) proc(ctx context.Context) (*target, error) {
+	if w.d.aborted {
 		return nil, fmt.Errorf("stream %s: the target was stopped", w.load.Stream)
 	}
-	return w.d.proc, nil
+	t, err := w.d.start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", w.load.Stream, err)
+	}
+	if w.sentTo != t {
+		w.schema, w.sentTo = nil, t
+	}
+	return t, nil
 }
 
 func (w *writer) sendSchema(t *target, stream string, s *connector.Schema, keys []string, bookmark []string) error {
@@ -299,7 +318,7 @@ func nonNil(s []string) []string {
 func (w *writer) Write(ctx context.Context, b *connector.Batch) error {
 	w.d.mu.Lock()
 	defer w.d.mu.Unlock()
-	t, err := w.proc()
+	t, err := w.proc(ctx)
 	if err != nil {
 		return err
 	}
@@ -389,10 +408,10 @@ var quarantineSchema = connector.NewSchema(
 
 // Quarantine sends rejected records to the target as the stream
 // _tributary_quarantine, so they land beside the data.
-func (w *writer) Quarantine(_ context.Context, rejects []connector.Reject) error {
+func (w *writer) Quarantine(ctx context.Context, rejects []connector.Reject) error {
 	w.d.mu.Lock()
 	defer w.d.mu.Unlock()
-	t, err := w.proc()
+	t, err := w.proc(ctx)
 	if err != nil {
 		return err
 	}
@@ -421,7 +440,7 @@ func (w *writer) Quarantine(_ context.Context, rejects []connector.Reject) error
 // record sent before it.
 func (w *writer) Commit(ctx context.Context, state json.RawMessage) error {
 	w.d.mu.Lock()
-	t, err := w.proc()
+	t, err := w.proc(ctx)
 	if err != nil {
 		w.d.mu.Unlock()
 		return err
@@ -437,8 +456,14 @@ func (w *writer) Commit(ctx context.Context, state json.RawMessage) error {
 			err = t.writeFailed(ferr)
 		}
 	}
+	if err == nil && w.d.cfg.Confirm == "exit" {
+		// The target flushes everything when its input ends; a clean
+		// exit confirms the state.
+		w.d.proc = nil
+		err = t.end(ctx, w.d.timeout)
+	}
 	w.d.mu.Unlock()
-	if err != nil {
+	if err != nil || w.d.cfg.Confirm == "exit" {
 		return err
 	}
 	timer := time.NewTimer(w.d.timeout)
@@ -475,27 +500,35 @@ func (w *writer) Close(ctx context.Context, ok bool) error {
 	w.closed = true
 	w.d.open--
 	t := w.d.proc
-	if t == nil {
+	if !ok {
+		w.d.aborted = true
+		if t != nil {
+			t.kill()
+			w.d.proc = nil
+		}
 		return nil
 	}
-	if !ok {
-		t.kill()
-		w.d.proc = nil
+	if t == nil {
 		return nil
 	}
 	if w.d.open > 0 {
 		return nil
 	}
 	w.d.proc = nil
+	return t.end(ctx, w.d.timeout)
+}
+
+// end closes the target's input and waits for it to exit successfully.
+func (t *target) end(ctx context.Context, timeout time.Duration) error {
 	if err := t.w.Flush(); err != nil {
 		t.kill()
 		return t.exitFailure("target exited")
 	}
 	t.stdin.Close()
-	t.wait(ctx, w.d.timeout)
+	t.wait(ctx, timeout)
 	if !t.dead() {
 		t.kill()
-		return fmt.Errorf("target did not exit within %s after its input ended", w.d.timeout)
+		return fmt.Errorf("target did not exit within %s after its input ended", timeout)
 	}
 	if t.exitErr != nil {
 		return t.exitFailure("target failed")

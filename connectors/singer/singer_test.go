@@ -838,3 +838,49 @@ func TestSpec(t *testing.T) {
 		}
 	}
 }
+
+// A target that prints state only when its input ends: waiting for the
+// echo times out, confirm: exit ends the target at each commit and starts
+// it again.
+func TestTargetConfirmingAtExit(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	writeCSV(t, dir, "a.csv", 1, 5)
+	statePath := filepath.Join(dir, "state.json")
+	echo := map[string]any{"command": targetBin, "commit_timeout": "500ms", "config": map[string]any{"out": out, "mode": "noecho"}}
+	_, err := execute(t, targetPipeline(t, dir, echo), engine.Options{StatePath: statePath})
+	if err == nil || !strings.Contains(err.Error(), "target did not echo the state within 500ms (commit_timeout)") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(statePath); err == nil {
+		b, _ := os.ReadFile(statePath)
+		if strings.Contains(string(b), `"people"`) {
+			t.Fatalf("state saved without confirmation: %s", b)
+		}
+	}
+	os.Remove(filepath.Join(out, "people.jsonl"))
+	os.Remove(filepath.Join(out, "starts.log"))
+
+	exit := map[string]any{"command": targetBin, "confirm": "exit", "config": map[string]any{"out": out, "mode": "noecho"}}
+	res, err := execute(t, targetPipeline(t, dir, exit), engine.Options{StatePath: statePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Streams[0]; s.Written != 5 {
+		t.Fatalf("stream: %+v", s)
+	}
+	if recs := targetLines(t, filepath.Join(out, "people.jsonl")); len(recs) != 5 {
+		t.Fatalf("target holds %d records", len(recs))
+	}
+	starts, _ := os.ReadFile(filepath.Join(out, "starts.log"))
+	if n := strings.Count(string(starts), "start"); n < 3 {
+		t.Fatalf("target started %d times, want once per commit", n)
+	}
+	// The target refuses a RECORD before its stream's SCHEMA, so every
+	// process got the SCHEMA again.
+	b, _ := os.ReadFile(statePath)
+	if !strings.Contains(string(b), `"done": true`) {
+		t.Fatalf("state %s", b)
+	}
+}

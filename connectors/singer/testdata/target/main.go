@@ -2,7 +2,9 @@
 // connector. It appends each stream's records to out/<stream>.jsonl when a
 // STATE arrives, then prints that state, as Singer targets do; it keeps the
 // last SCHEMA of each stream in out/<stream>.schema.json. With mode "fail"
-// it exits with status 2 after fail_after records.
+// it exits with status 2 after fail_after records; with mode "noecho" it
+// writes and prints state only when its input ends. Each start is noted in
+// out/starts.log.
 package main
 
 import (
@@ -32,6 +34,11 @@ func main() {
 		fail(err)
 	}
 	fmt.Fprintln(os.Stderr, "target starting")
+	if f, err := os.OpenFile(filepath.Join(cfg.Out, "starts.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+		f.WriteString("start\n")
+		f.Close()
+	}
+	var last json.RawMessage
 	pending := map[string][]json.RawMessage{}
 	flush := func() {
 		for stream, recs := range pending {
@@ -51,6 +58,7 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 16<<20)
 	records := 0
+	schemas := map[string]bool{}
 	for in.Scan() {
 		var m struct {
 			Type   string          `json:"type"`
@@ -65,11 +73,15 @@ func main() {
 		}
 		switch m.Type {
 		case "SCHEMA":
+			schemas[m.Stream] = true
 			b, _ := json.Marshal(map[string]any{"schema": m.Schema, "key_properties": m.Keys})
 			if err := os.WriteFile(filepath.Join(cfg.Out, m.Stream+".schema.json"), b, 0o644); err != nil {
 				fail(err)
 			}
 		case "RECORD":
+			if !schemas[m.Stream] {
+				fail(fmt.Errorf("RECORD of stream %s before its SCHEMA", m.Stream))
+			}
 			if cfg.Mode == "fail" && records == cfg.FailAfter {
 				fmt.Fprintln(os.Stderr, "error: disk full while writing", m.Stream)
 				os.Exit(2)
@@ -77,11 +89,18 @@ func main() {
 			records++
 			pending[m.Stream] = append(pending[m.Stream], m.Record)
 		case "STATE":
+			if cfg.Mode == "noecho" {
+				last = m.Value
+				continue
+			}
 			flush()
 			fmt.Println(string(m.Value))
 		}
 	}
 	flush()
+	if last != nil {
+		fmt.Println(string(last))
+	}
 }
 
 func fail(err error) {
