@@ -387,7 +387,8 @@ func (s *server) tailLogs(ctx context.Context, closing <-chan struct{}, runID st
 		}
 		r, err := s.store.Run(ctx, runID)
 		if err != nil {
-			if ctx.Err() == nil {
+			// A run deleted with its pipeline just ends its tail.
+			if ctx.Err() == nil && !errors.Is(err, store.ErrNotFound) {
 				s.log.ErrorContext(ctx, "live run log", "run_id", runID, "error", err)
 			}
 			return
