@@ -29,6 +29,7 @@ type Destination struct {
 
 	once    sync.Mutex
 	created bool
+	hard    bool // deletes from change data capture remove rows
 }
 
 var (

@@ -43,6 +43,7 @@ func (w *writer) insert(ctx context.Context, m *mapping, b *connector.Batch) err
 		args, n, size = args[:0], 0, 0
 		return nil
 	}
+	delCol, delField := w.deleteColumn(m)
 rows:
 	for ri, row := range b.Rows {
 		for _, k := range m.keys {
@@ -50,6 +51,16 @@ rows:
 				rejects = append(rejects, w.reject(b, ri, fmt.Sprintf("primary key column %q is null", b.Schema.Fields[k].Name)))
 				continue rows
 			}
+		}
+		if delField >= 0 && row[delField] != nil {
+			// Rows before it are written first: order decides per key.
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := w.applyDelete(ctx, m, row, delCol); err != nil {
+				return err
+			}
+			continue
 		}
 		start := len(args)
 		for ci, fi := range m.fields {
