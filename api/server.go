@@ -32,6 +32,9 @@ type Config struct {
 	// pipelines whose destination cannot keep state; a stream's reset
 	// clears them there.
 	DataDir string
+	// Auth turns on authentication, per-route roles and the audit log;
+	// nil leaves every route open.
+	Auth *AuthConfig
 }
 
 type server struct {
@@ -41,6 +44,7 @@ type server struct {
 	data  string
 	// version is the running build, shown by the health page.
 	version string
+	sec     *security
 }
 
 // New builds the HTTP handler.
@@ -65,6 +69,10 @@ func New(cfg Config) http.Handler {
 	api := humago.New(mux, hc)
 
 	s := &server{store: cfg.Store, queue: cfg.Queue, log: cfg.Logger, data: cfg.DataDir, version: cfg.Version}
+	s.sec = newSecurity(cfg.Auth)
+	if cfg.Auth != nil {
+		api.UseMiddleware(s.accessGuard(api))
+	}
 	s.health(api)
 	s.connections(api)
 	s.pipelines(api)
@@ -76,8 +84,12 @@ func New(cfg Config) http.Handler {
 	s.analytics(api)
 	s.alerts(api)
 	s.attempts(api)
+	s.authRoutes(api)
+	s.users(api)
+	s.tokens(api)
+	s.auditLog(api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	return mux
+	return harden(mux, cfg.Auth)
 }
 
 type healthOut struct {

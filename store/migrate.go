@@ -24,6 +24,8 @@ var migrations = []migration{
 	opsMigration,
 	alertMigration,
 	attemptMigration,
+	authMigration,
+	auditMigration,
 }
 
 var coreMigration = migration{

@@ -16,6 +16,8 @@ type Store interface {
 	OpsStore
 	AlertStore
 	AttemptStore
+	AuthStore
+	AuditStore
 
 	CreateConnection(ctx context.Context, c *Connection) error
 	// UpdateConnection replaces the connector and config of the connection
