@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tributary-data/tributary/connector"
 )
@@ -212,6 +213,9 @@ type readStream struct {
 	batch  *connector.Batch
 	rows   int
 	seen   bool // had a record this run
+	// covered is how many rows at the head of batch the pending STATE
+	// covers.
+	covered int
 }
 
 type reader struct {
@@ -225,7 +229,16 @@ type reader struct {
 	seq        int64
 	skipped    map[string]bool
 	sinceState int // records read since the last STATE
+
+	// pending is the newest STATE not yet handed over as a checkpoint:
+	// taps may send one after every record, and a checkpoint per record
+	// would make batches of one row.
+	pending    []byte
+	lastPassed time.Time
 }
+
+// stateEvery is the longest a STATE is held back while its batch fills.
+const stateEvery = time.Second
 
 var (
 	recordType   = regexp.MustCompile(`"type"\s*:\s*"RECORD"`)
@@ -313,6 +326,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 		return ctx.Err()
 	case waitErr != nil:
 		err := exitError("tap failed", waitErr, stderr)
+		// What the last STATE covers is handed over with its checkpoint;
+		// the rows after it are not.
+		if perr := r.passState(ctx); perr != nil {
+			return errors.Join(err, perr)
+		}
 		if r.sinceState > 0 {
 			return fmt.Errorf("%w (%d records after its last STATE were not loaded; the next run reads them again)", err, r.sinceState)
 		}
@@ -425,6 +443,11 @@ func shortText(b []byte) string {
 }
 
 func (r *reader) reject(ctx context.Context, rs *readStream, line int64, raw []byte, reason string) error {
+	// A reject is handed over at once; the pending STATE goes first so
+	// it does not cover a record read after it.
+	if err := r.passState(ctx); err != nil {
+		return err
+	}
 	r.sinceState++
 	return r.emit.Reject(ctx, connector.Reject{
 		Stream: rs.conf.Name,
@@ -514,7 +537,12 @@ func (r *reader) record(ctx context.Context, line int64, raw []byte, m *message)
 	return nil
 }
 
+// flush emits the stream's batch, after the pending STATE's checkpoint and
+// the rows it covers.
 func (r *reader) flush(ctx context.Context, rs *readStream) error {
+	if err := r.passState(ctx); err != nil {
+		return err
+	}
 	if rs.batch == nil || rs.batch.Len() == 0 {
 		return nil
 	}
@@ -532,16 +560,18 @@ func (r *reader) flushAll(ctx context.Context) error {
 	return nil
 }
 
-// state turns a STATE message into a checkpoint of every selected stream,
-// after everything read before it.
+// state takes a STATE message. It becomes a checkpoint of every selected
+// stream, after the rows read before it, once a batch fills, a second has
+// passed, or the tap ends; a newer STATE replaces it until then.
 func (r *reader) state(ctx context.Context, value json.RawMessage) error {
-	if err := r.flushAll(ctx); err != nil {
-		return err
-	}
 	cp := checkpoint{Seq: r.seq, Singer: value}
 	for _, rs := range r.order {
 		if rs.seen {
 			cp.Streams = append(cp.Streams, rs.conf.Name)
+		}
+		rs.covered = 0
+		if rs.batch != nil {
+			rs.covered = rs.batch.Len()
 		}
 	}
 	b, err := json.Marshal(cp)
@@ -549,11 +579,49 @@ func (r *reader) state(ctx context.Context, value json.RawMessage) error {
 		return fmt.Errorf("STATE: %w", err)
 	}
 	r.seq++
+	r.pending = b
+	r.sinceState = 0
+	if time.Since(r.lastPassed) >= stateEvery {
+		return r.passState(ctx)
+	}
+	return nil
+}
+
+// passState emits the rows the pending STATE covers, then its checkpoint;
+// rows read after it stay for the next batch.
+func (r *reader) passState(ctx context.Context) error {
+	if r.pending == nil {
+		return nil
+	}
 	for _, rs := range r.order {
-		if err := r.emit.Checkpoint(ctx, rs.conf.Name, b); err != nil {
+		b := rs.batch
+		n := rs.covered
+		rs.covered = 0
+		if b == nil || n == 0 {
+			continue
+		}
+		if n < b.Len() {
+			rest := connector.NewBatch(b.Stream, b.Schema, r.req.BatchSize)
+			rest.File = b.File
+			rest.Rows = append(rest.Rows, b.Rows[n:]...)
+			rest.Origins = append(rest.Origins, b.Origins[n:]...)
+			clear(b.Rows[n:])
+			b.Rows, b.Origins = b.Rows[:n], b.Origins[:n]
+			rs.batch = rest
+		} else {
+			rs.batch = nil
+		}
+		if err := r.emit.Emit(ctx, b); err != nil {
 			return err
 		}
 	}
-	r.sinceState = 0
+	state := r.pending
+	r.pending = nil
+	r.lastPassed = time.Now()
+	for _, rs := range r.order {
+		if err := r.emit.Checkpoint(ctx, rs.conf.Name, state); err != nil {
+			return err
+		}
+	}
 	return nil
 }
