@@ -30,7 +30,7 @@ func destURL() string {
 // cluster with wal_level=logical as the source, a schema of its own in the
 // shared server as the destination.
 type cdcEnv struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	srcURL  string
 	src     *pgx.Conn
@@ -41,7 +41,7 @@ type cdcEnv struct {
 	slot    string
 }
 
-func newCDCEnv(t *testing.T, c *pgcluster.Cluster, name, deletes string) *cdcEnv {
+func newCDCEnv(t testing.TB, c *pgcluster.Cluster, name, deletes string) *cdcEnv {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, c.URL(""))
