@@ -181,6 +181,37 @@ transforms:
 		t.Errorf("validate --offline: %s", r.stderr)
 	}
 
+	// A stream whose path only its own entry gives is discovered with it,
+	// and a misspelt key of a stream entry is an error, not ignored.
+	writeFile(t, filepath.Join(dir, "own.yaml"), `version: 1
+name: own
+source:
+  connector: csv
+  streams:
+    - {name: x, path: ./x.csv, sync_mode: incremental_append, cursor_field: id}
+destination:
+  connector: jsonl
+  config: {path: ./out/}
+`)
+	if r := tributary(t, dir, nil, "validate", "own.yaml"); r.code != 0 {
+		t.Errorf("validate of a stream with its own path: %s", r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "typo.yaml"), `version: 1
+name: typo
+source:
+  connector: csv
+  streams:
+    - {name: x, path: ./x.csv, sync_mod: incremental_append}
+destination:
+  connector: jsonl
+  config: {path: ./out/}
+`)
+	r = tributary(t, dir, nil, "validate", "--offline", "typo.yaml")
+	if r.code == 0 {
+		t.Fatal("validate accepted a misspelt stream key")
+	}
+	mustContain(t, "validate output", r.stderr, `typo.yaml:6: source.streams[0]: additional properties 'sync_mod' not allowed`)
+
 	abs, err := filepath.Abs("../examples/people-to-postgres.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,13 @@ type testConfig struct {
 	Token string `json:"token,omitempty" secret:"true"`
 }
 
+// testStream is the connector's own per-stream settings.
+type testStream struct {
+	Pattern string `json:"pattern,omitempty"`
+}
+
 func init() {
-	spec := connector.NewSpec[testConfig, struct{}]("spectest", "test connector for spec validation")
+	spec := connector.NewSpec[testConfig, testStream]("spectest", "test connector for spec validation")
 	connector.RegisterSource(spec, func(context.Context, json.RawMessage) (connector.Source, error) {
 		return nil, errors.New("not for running")
 	})
@@ -116,6 +121,9 @@ func TestErrors(t *testing.T) {
 		{"config checked against connector spec", func(s string) string {
 			return strings.Replace(s, "path: ./data/people*.csv", "paht: ./data/people*.csv", 1)
 		}, nil, []string{"source.config", "paht"}},
+		{"stream setting checked against connector spec", func(s string) string {
+			return strings.Replace(s, "pattern: extra-connector-setting", "patern: extra-connector-setting", 1)
+		}, nil, []string{"source.streams[0]: ", "patern"}},
 		{"unknown option", func(s string) string { return strings.Replace(s, "max_quarantine_ratio", "max_quarantine", 1) }, nil,
 			[]string{"line 23: options.max_quarantine: unknown field"}},
 		{"unknown connector", func(s string) string {

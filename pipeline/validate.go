@@ -59,6 +59,7 @@ func (s *Spec) Validate() error {
 				add(p+".schema."+f, "unknown type %q (known: %v)", st.Schema[f], connector.Types)
 			}
 		}
+		s.validateStreamSettings(p, st, add)
 		s.validateSteps(p+".transforms", st.Transforms, add)
 		validateChecks(p+".checks", st.Checks, add)
 	}
@@ -131,6 +132,32 @@ func (s *Spec) validateEnd(path, name, conn string, cfg map[string]any, source b
 	}
 	for _, e := range validateConfig(spec.Config, cfg) {
 		p := path + ".config"
+		if e.Path != "" {
+			p += "." + e.Path
+		}
+		add(p, "%s", e.Msg)
+	}
+}
+
+// validateStreamSettings checks the keys of a stream entry that belong to
+// the source connector against the connector's per-stream settings, so a
+// misspelt key is an error rather than a setting silently ignored.
+func (s *Spec) validateStreamSettings(path string, st Stream, add func(string, string, ...any)) {
+	if len(st.Config) == 0 || s.Source.Connector == "" {
+		return
+	}
+	info, ok := connector.Lookup(s.Source.Connector)
+	if !ok || info.Source == nil {
+		return // reported at source.connector
+	}
+	if len(info.Source.Stream) == 0 {
+		for _, k := range sortedKeys(st.Config) {
+			add(path+"."+k, "unknown key: the %s connector has no per-stream settings", s.Source.Connector)
+		}
+		return
+	}
+	for _, e := range validateConfig(info.Source.Stream, st.Config) {
+		p := path
 		if e.Path != "" {
 			p += "." + e.Path
 		}

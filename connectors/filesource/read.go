@@ -98,24 +98,35 @@ func (s *Source) Check(ctx context.Context) error {
 // Discover offers one stream per configured pattern, with the schema of a
 // sample of its first file.
 func (s *Source) Discover(ctx context.Context) (*connector.Catalog, error) {
+	streams := make([]connector.Stream, len(s.Patterns))
+	for i, p := range s.Patterns {
+		streams[i] = connector.Stream{Name: p.Stream}
+	}
+	return s.DiscoverStreams(ctx, streams)
+}
+
+// DiscoverStreams describes the given streams with the settings a read of
+// them uses, so a stream whose path only its pipeline entry gives is
+// described too.
+func (s *Source) DiscoverStreams(ctx context.Context, streams []connector.Stream) (*connector.Catalog, error) {
 	cat := &connector.Catalog{}
-	for _, p := range s.Patterns {
-		pattern, f, err := s.Stream(connector.Stream{Name: p.Stream})
+	for _, st := range streams {
+		pattern, f, err := s.Stream(st)
 		if err != nil {
-			return nil, fmt.Errorf("stream %q: %w", p.Stream, err)
+			return nil, fmt.Errorf("stream %q: %w", st.Name, err)
 		}
 		files, err := ExpandIn(ctx, s.Locations, pattern)
 		if err != nil {
-			return nil, fmt.Errorf("stream %q: %w", p.Stream, err)
+			return nil, fmt.Errorf("stream %q: %w", st.Name, err)
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("stream %q: path %q matches no file", p.Stream, pattern)
+			return nil, fmt.Errorf("stream %q: path %q matches no file", st.Name, pattern)
 		}
 		schema, err := f.Infer(ctx, files)
 		if err != nil {
-			return nil, fmt.Errorf("stream %q: %s: %w", p.Stream, files[0].Path, err)
+			return nil, fmt.Errorf("stream %q: %s: %w", st.Name, files[0].Path, err)
 		}
-		info := connector.StreamInfo{Name: p.Stream, Schema: schema, SyncModes: connector.SyncModes}
+		info := connector.StreamInfo{Name: st.Name, Schema: schema, SyncModes: connector.SyncModes}
 		for _, fl := range schema.Fields {
 			switch fl.Type {
 			case connector.TypeTimestamp, connector.TypeDate, connector.TypeInt64:
