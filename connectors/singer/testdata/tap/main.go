@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 type config struct {
@@ -20,6 +21,7 @@ type config struct {
 	FailAfter  int    `json:"fail_after"`
 	Token      string `json:"token"`
 	StartDate  string `json:"start_date"`
+	Count      int    `json:"count"` // generate this many users instead of reading data
 }
 
 // builtin are the users emitted when the config names no data file.
@@ -123,7 +125,13 @@ func main() {
 		after = cfg.StartDate
 	}
 	var lines [][]byte
-	if cfg.Data == "" {
+	if cfg.Count > 0 {
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := 1; i <= cfg.Count; i++ {
+			lines = append(lines, fmt.Appendf(nil, `{"id":%d,"name":"user %d","updated_at":"%s","score":%d.25,"tags":["a","b"]}`,
+				i, i, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%1000))
+		}
+	} else if cfg.Data == "" {
 		for _, l := range builtin {
 			lines = append(lines, []byte(l))
 		}
