@@ -675,6 +675,56 @@ func (r *cdcRead) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	return nil
 }
 
+// fillUnchanged reads the values an update did not send (unchanged TOASTed
+// columns) from the table by the row's key. They may be newer than the
+// update; any later change of them is streamed after it, so the
+// destination ends right. It reports false when the row no longer exists.
+func (r *cdcRead) fillUnchanged(ctx context.Context, rel *relation, tuple *pglogrepl.TupleData, row []any, cols []int) (bool, error) {
+	var sel, where []string
+	var args []any
+	for _, i := range cols {
+		sel = append(sel, pgx.Identifier{rel.msg.Columns[i].Name}.Sanitize())
+	}
+	for i, c := range rel.msg.Columns {
+		if c.Flags&1 == 0 {
+			continue
+		}
+		if i >= len(tuple.Columns) || tuple.Columns[i].DataType != pglogrepl.TupleDataTypeText {
+			return false, fmt.Errorf("stream %s: update without its key column %q", rel.stream.st.Name, c.Name)
+		}
+		args = append(args, string(tuple.Columns[i].Data))
+		where = append(where, fmt.Sprintf("%s = $%d", pgx.Identifier{c.Name}.Sanitize(), len(args)))
+	}
+	if len(where) == 0 {
+		return false, fmt.Errorf("stream %s: table %s.%s sends no key columns", rel.stream.st.Name, rel.msg.Namespace, rel.msg.RelationName)
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + pgx.Identifier{rel.msg.Namespace, rel.msg.RelationName}.Sanitize() + " WHERE " + strings.Join(where, " AND ")
+	// The simple protocol sends the key's text as literals the server
+	// types by the column, and answers in text, as the stream does.
+	rows, err := r.conn.Query(ctx, q, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+	if err != nil {
+		return false, fmt.Errorf("stream %s: read unchanged columns: %w", rel.stream.st.Name, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	for j, v := range rows.RawValues() {
+		i := cols[j]
+		if v == nil {
+			row[i] = nil
+			continue
+		}
+		val, err := textValue(rel.types[i], v)
+		if err != nil {
+			return false, fmt.Errorf("stream %s: column %q: %w", rel.stream.st.Name, rel.msg.Columns[i].Name, err)
+		}
+		row[i] = val
+	}
+	rows.Close()
+	return true, rows.Err()
+}
+
 // change adds one insert, update or delete to its stream's batch.
 // deletedAt is set for a delete, whose tuple is the old key (or row).
 func (r *cdcRead) change(ctx context.Context, relID uint32, final, at pglogrepl.LSN, tuple, old *pglogrepl.TupleData, deletedAt *time.Time) error {
@@ -700,6 +750,7 @@ func (r *cdcRead) change(ctx context.Context, relID uint32, final, at pglogrepl.
 	}
 	row := b.NewRow()
 	origin := fmt.Sprintf("%s.%s at %s", rel.msg.Namespace, rel.msg.RelationName, at)
+	var unchanged []int
 	for i, col := range src.Columns {
 		if i >= len(rel.msg.Columns) {
 			break
@@ -708,12 +759,13 @@ func (r *cdcRead) change(ctx context.Context, relID uint32, final, at pglogrepl.
 		case pglogrepl.TupleDataTypeNull:
 			continue
 		case pglogrepl.TupleDataTypeToast:
-			// Unchanged TOASTed value: only a full old row holds it.
+			// An unchanged TOASTed value is not sent; a full old row
+			// (REPLICA IDENTITY FULL) holds it, else the table does.
 			if old != nil && i < len(old.Columns) && old.Columns[i].DataType == pglogrepl.TupleDataTypeText {
 				col = old.Columns[i]
 			} else {
-				return fmt.Errorf("stream %s: update at %s left column %q unchanged without sending it (a TOASTed value); set ALTER TABLE %s REPLICA IDENTITY FULL so updates carry it",
-					cs.st.Name, at, rel.msg.Columns[i].Name, pgx.Identifier{rel.msg.Namespace, rel.msg.RelationName}.Sanitize())
+				unchanged = append(unchanged, i)
+				continue
 			}
 		}
 		v, err := textValue(rel.types[i], col.Data)
@@ -725,6 +777,18 @@ func (r *cdcRead) change(ctx context.Context, relID uint32, final, at pglogrepl.
 	}
 	if deletedAt != nil {
 		row[len(row)-1] = *deletedAt
+	}
+	if len(unchanged) > 0 {
+		slog.DebugContext(ctx, "cdc: reading unchanged TOASTed columns from the table", "stream", cs.st.Name, "lsn", at, "columns", len(unchanged))
+		found, err := r.fillUnchanged(ctx, rel, src, row, unchanged)
+		if err != nil {
+			return err
+		}
+		if !found {
+			// The row is gone since: its delete follows, in this run or
+			// the next, and supersedes this update.
+			return nil
+		}
 	}
 	b.Append(row)
 	r.pending++
