@@ -17,7 +17,7 @@ func (c *countEmitter) Emit(_ context.Context, b *connector.Batch) error {
 	return nil
 }
 func (c *countEmitter) Checkpoint(context.Context, string, json.RawMessage) error { return nil }
-func (c *countEmitter) Reject(context.Context, connector.Reject) error             { return nil }
+func (c *countEmitter) Reject(context.Context, connector.Reject) error            { return nil }
 
 // BenchmarkTapRead reads 100k records of five fields from a tap sending
 // STATE every 1,000 records: the cost of parsing, validating and typing

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +79,11 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 
 // Check verifies the executable exists and can be run.
 func (d *Destination) Check(_ context.Context) error {
-	if _, err := exec.LookPath(d.cfg.Command); err != nil {
+	path := d.cfg.Command
+	if d.cfg.Dir != "" && strings.ContainsRune(path, filepath.Separator) && !filepath.IsAbs(path) {
+		path = filepath.Join(d.cfg.Dir, path)
+	}
+	if _, err := exec.LookPath(path); err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
 	return nil
@@ -263,6 +268,9 @@ func (t *target) kill() {
 func (d *Destination) Open(ctx context.Context, load connector.Load) (connector.Writer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.aborted {
+		return nil, fmt.Errorf("stream %s: the target was stopped", load.Stream)
+	}
 	if _, err := d.start(ctx); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,10 @@ package singer
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tributary-data/tributary/connector"
 )
@@ -110,6 +113,50 @@ func TestFieldTypes(t *testing.T) {
 		tc.want.Name = "f"
 		if f.Field != tc.want {
 			t.Errorf("%s required=%v: %+v, want %+v", tc.schema, tc.required, f.Field, tc.want)
+		}
+	}
+}
+
+func TestFieldValues(t *testing.T) {
+	num := func(s string) any { return json.Number(s) }
+	for _, tc := range []struct {
+		schema   string
+		required bool
+		in       any
+		want     any
+		err      string
+	}{
+		{`{"type":"integer"}`, true, num("3"), int64(3), ""},
+		{`{"type":"integer"}`, true, num("3.0"), int64(3), ""},
+		{`{"type":"integer"}`, true, num("3.5"), nil, `number value 3.5, but the schema declares integer`},
+		{`{"type":"integer"}`, true, "3", nil, `string value "3", but the schema declares integer`},
+		{`{"type":"integer"}`, true, nil, nil, `null, but the schema does not allow null`},
+		{`{"type":"integer"}`, false, nil, nil, ""},
+		{`{"type":"number","multipleOf":0.01}`, true, num("12.50"), connector.Decimal{Unscaled: 1250, Scale: 2}, ""},
+		{`{"type":"number"}`, true, num("7"), float64(7), ""},
+		{`{"type":["string","integer"]}`, true, num("12"), "12", ""},
+		{`{"type":"string","format":"date-time"}`, true, "2026-01-02T03:04:05+01:00", time.Date(2026, 1, 2, 2, 4, 5, 0, time.UTC), ""},
+		{`{"type":"string","format":"date-time"}`, true, "soon", nil, `not a timestamp: "soon"`},
+		{`{"type":"boolean"}`, true, true, true, ""},
+		{`{"type":"object"}`, true, map[string]any{"a": num("1")}, map[string]any{"a": int64(1)}, ""},
+	} {
+		var js jsonSchema
+		if err := json.Unmarshal([]byte(tc.schema), &js); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fieldOf("f", &js, tc.required)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.value(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s %v: err %v, want %q", tc.schema, tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %v: %#v %v, want %#v", tc.schema, tc.in, got, err, tc.want)
 		}
 	}
 }

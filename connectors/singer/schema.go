@@ -268,6 +268,10 @@ func (f *field) value(v any) (any, error) {
 		}
 		return connector.FormatValue(plainJSON(v)), nil
 	}
+	if n, ok := v.(json.Number); ok && f.Type == connector.TypeInt64 && vk == kInteger && strings.ContainsAny(string(n), ".eE") {
+		// 3.0 is an integer to JSON Schema; Convert checks the float is whole.
+		v, _ = n.Float64()
+	}
 	out, err := connector.Convert(f.Type, v)
 	if err != nil {
 		return nil, fmt.Errorf("field %q: %w", f.Name, err)

@@ -909,45 +909,52 @@ func (r *stateRecorder) Reject(context.Context, connector.Reject) error { return
 // a batch fills, and each checkpoint comes after exactly the rows its
 // state covers, even when a batch is cut there.
 func TestStateAfterEveryRecord(t *testing.T) {
-	dir := t.TempDir()
-	writeUsers(t, filepath.Join(dir, "users.jsonl"), 1, 23)
-	raw, _ := json.Marshal(map[string]any{"command": tapBin, "config": tapConfig(dir, map[string]any{"state_every": 1})})
-	src, err := singer.NewSource(context.Background(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &stateRecorder{}
-	err = src.Read(context.Background(), connector.ReadRequest{
-		Streams: []connector.Stream{{Name: "users", SyncMode: connector.IncrementalAppend}}, BatchSize: 5}, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.rows != 23 {
-		t.Fatalf("%d rows", rec.rows)
-	}
-	if len(rec.at) >= 23 || len(rec.at) < 2 {
-		t.Fatalf("%d checkpoints for 23 states: not held back, or not passed at batch ends", len(rec.at))
-	}
-	for i, s := range rec.states {
-		var cp struct {
-			Singer struct {
-				Bookmarks map[string]map[string]string `json:"bookmarks"`
-			} `json:"singer"`
-		}
-		if err := json.Unmarshal([]byte(s), &cp); err != nil {
-			t.Fatal(err)
-		}
-		ts, err := time.Parse(time.RFC3339, cp.Singer.Bookmarks["users"]["updated_at"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if covered := ts.Hour(); covered != rec.at[i] {
-			t.Errorf("checkpoint %d covers %d records but came after %d rows", i, covered, rec.at[i])
-		}
-	}
-	for _, n := range rec.batches {
-		if n > 5 {
-			t.Errorf("batch of %d rows", n)
-		}
+	for _, repeat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repeat_schema=%v", repeat), func(t *testing.T) {
+			dir := t.TempDir()
+			writeUsers(t, filepath.Join(dir, "users.jsonl"), 1, 23)
+			raw, _ := json.Marshal(map[string]any{"command": tapBin, "config": tapConfig(dir, map[string]any{"state_every": 1, "repeat_schema": repeat})})
+			src, err := singer.NewSource(context.Background(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &stateRecorder{}
+			err = src.Read(context.Background(), connector.ReadRequest{
+				Streams: []connector.Stream{{Name: "users", SyncMode: connector.IncrementalAppend}}, BatchSize: 5}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.rows != 23 {
+				t.Fatalf("%d rows", rec.rows)
+			}
+			if len(rec.at) >= 23 || len(rec.at) < 2 {
+				t.Fatalf("%d checkpoints for 23 states: not held back, or not passed at batch ends", len(rec.at))
+			}
+			for i, s := range rec.states {
+				var cp struct {
+					Singer struct {
+						Bookmarks map[string]map[string]string `json:"bookmarks"`
+					} `json:"singer"`
+				}
+				if err := json.Unmarshal([]byte(s), &cp); err != nil {
+					t.Fatal(err)
+				}
+				ts, err := time.Parse(time.RFC3339, cp.Singer.Bookmarks["users"]["updated_at"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if covered := ts.Hour(); covered != rec.at[i] {
+					t.Errorf("checkpoint %d covers %d records but came after %d rows", i, covered, rec.at[i])
+				}
+			}
+			for _, n := range rec.batches {
+				if n > 5 {
+					t.Errorf("batch of %d rows", n)
+				}
+			}
+			if len(rec.batches) > 10 {
+				t.Errorf("%d batches for 23 rows: %v", len(rec.batches), rec.batches)
+			}
+		})
 	}
 }

@@ -399,6 +399,11 @@ func (r *reader) handle(ctx context.Context, line int64, b []byte) error {
 			r.src.log.Warn("the pipeline's primary key differs from the tap's key_properties",
 				"stream", m.Stream, "primary_key", rs.conf.PrimaryKey, "key_properties", m.KeyProperties)
 		}
+		if rs.schema != nil && rs.schema.schema.Equal(ss.schema) {
+			// Taps repeat their SCHEMA (some before every page): the
+			// batch goes on.
+			return nil
+		}
 		if err := r.flush(ctx, rs); err != nil {
 			return err
 		}

@@ -22,6 +22,8 @@ type config struct {
 	Token      string `json:"token"`
 	StartDate  string `json:"start_date"`
 	Count      int    `json:"count"` // generate this many users instead of reading data
+	// RepeatSchema sends the SCHEMA again before every record.
+	RepeatSchema bool `json:"repeat_schema"`
 }
 
 // builtin are the users emitted when the config names no data file.
@@ -160,6 +162,9 @@ func main() {
 			out.Flush()
 			fmt.Fprintln(os.Stderr, "error: connection reset by peer while reading users")
 			os.Exit(3)
+		}
+		if cfg.RepeatSchema {
+			emit(map[string]any{"type": "SCHEMA", "stream": "users", "schema": json.RawMessage(usersSchema), "key_properties": []string{"id"}})
 		}
 		emit(map[string]any{"type": "RECORD", "stream": "users", "record": rec, "time_extracted": "2026-01-01T00:00:00Z"})
 		n++
