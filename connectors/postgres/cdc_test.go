@@ -39,6 +39,7 @@ type cdcEnv struct {
 	name    string
 	deletes string
 	slot    string
+	streams string // extra stream entries of the pipeline, YAML
 }
 
 func newCDCEnv(t testing.TB, c *pgcluster.Cluster, name, deletes string) *cdcEnv {
@@ -92,11 +93,11 @@ source:
     url: %q
     cdc: {slot: %s%s}
   streams:
-    - {name: items, sync_mode: incremental_dedup, primary_key: [id]}
+    - {name: items, sync_mode: incremental_dedup, primary_key: [id]}%s
 destination:
   connector: postgres
   config: {url: %q, schema: %s, deletes: %s}
-`, e.name, e.srcURL, e.slot, extraCDC, destURL(), e.schema, e.deletes)
+`, e.name, e.srcURL, e.slot, extraCDC, e.streams, destURL(), e.schema, e.deletes)
 	spec, err := pipeline.Parse([]byte(doc), nil)
 	if err != nil {
 		e.t.Fatal(err)
@@ -351,6 +352,29 @@ func TestCDC(t *testing.T) {
 		var n int
 		if err := e.dst.QueryRow(e.ctx, "SELECT count(*) FROM "+target).Scan(&n); err != nil || n != 3 {
 			t.Fatalf("destination holds %d rows (%v), want 3", n, err)
+		}
+	})
+
+	t.Run("stream_added_later", func(t *testing.T) {
+		e := newCDCEnv(t, c, "added", "hard")
+		seed(e)
+		e.exec(e.src, `INSERT INTO other VALUES (1, 'one'), (2, 'two')`)
+		e.mustRun("", 3)
+		e.exec(e.src, `UPDATE items SET name = 'APPLE' WHERE id = 1`, `UPDATE other SET v = 'TWO' WHERE id = 2`)
+		// other joins the pipeline: it is snapshotted, items goes on
+		// from its checkpoint, one slot and one publication serve both.
+		e.streams = "\n    - {name: other, sync_mode: incremental_dedup, primary_key: [id]}"
+		e.mustRun("", 3)
+		e.exec(e.src, `DELETE FROM other WHERE id = 1`, `INSERT INTO other VALUES (3, 'three')`, `DELETE FROM items WHERE id = 2`)
+		e.mustRun("", 3)
+		e.matches("items")
+		other := func(conn *pgx.Conn, table string) string { return e.rows(conn, "SELECT id, v FROM "+table+" ORDER BY id") }
+		if src, dst := other(e.src, "other"), other(e.dst, pgx.Identifier{e.schema, "other"}.Sanitize()); src != dst {
+			t.Errorf("other differs\nsource:\n%s\ndestination:\n%s", src, dst)
+		}
+		var tables int
+		if err := e.src.QueryRow(e.ctx, "SELECT count(*) FROM pg_publication_tables WHERE pubname = $1", e.slot).Scan(&tables); err != nil || tables != 2 {
+			t.Errorf("publication holds %d tables (%v), want 2", tables, err)
 		}
 	})
 
