@@ -234,7 +234,7 @@ func scanAlertChannel(r interface{ Scan(...any) error }) (*AlertChannel, error) 
 }
 
 func (s *sqlStore) CreateAlertChannel(ctx context.Context, c *AlertChannel) error {
-	cfg, err := json.Marshal(orEmpty(c.Config))
+	cfg, err := s.sealConfig("alert_channel", c.Type, c.Config)
 	if err != nil {
 		return fmt.Errorf("alert channel config: %w", err)
 	}
@@ -250,7 +250,7 @@ func (s *sqlStore) CreateAlertChannel(ctx context.Context, c *AlertChannel) erro
 }
 
 func (s *sqlStore) UpdateAlertChannel(ctx context.Context, c *AlertChannel) error {
-	cfg, err := json.Marshal(orEmpty(c.Config))
+	cfg, err := s.sealConfig("alert_channel", c.Type, c.Config)
 	if err != nil {
 		return fmt.Errorf("alert channel config: %w", err)
 	}
@@ -265,6 +265,9 @@ func (s *sqlStore) UpdateAlertChannel(ctx context.Context, c *AlertChannel) erro
 
 func (s *sqlStore) AlertChannel(ctx context.Context, id string) (*AlertChannel, error) {
 	c, err := scanAlertChannel(s.db.QueryRowContext(ctx, s.q(`SELECT `+alertChannelCols+` FROM alert_channels WHERE id = ?`), id))
+	if err == nil {
+		err = s.openConfig("alert channel "+c.Name, c.Config)
+	}
 	return c, notFound(err, "alert channel "+id)
 }
 
@@ -278,6 +281,9 @@ func (s *sqlStore) AlertChannels(ctx context.Context, page Page) ([]AlertChannel
 	out := []AlertChannel{}
 	for rows.Next() {
 		c, err := scanAlertChannel(rows)
+		if err == nil {
+			err = s.openConfig("alert channel "+c.Name, c.Config)
+		}
 		if err != nil {
 			return nil, err
 		}

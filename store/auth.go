@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -540,4 +541,34 @@ func (s *sqlStore) UseOneTimeToken(ctx context.Context, hash, purpose string, at
 		return affected(res, err, purpose+" token")
 	})
 	return uid, err
+}
+
+// Sealer encrypts the secret fields of stored configs (see package
+// secrets); the store calls it on every write and read of a connection or
+// alert channel config.
+type Sealer interface {
+	// Seal returns a copy of cfg with the secret fields of kind
+	// ("connection" or "alert_channel") and type encrypted.
+	Seal(kind, typ string, cfg map[string]any) (map[string]any, error)
+	// Open decrypts the encrypted values of cfg in place; what names the
+	// record in errors.
+	Open(what string, cfg map[string]any) error
+}
+
+func (s *sqlStore) sealConfig(kind, typ string, cfg map[string]any) ([]byte, error) {
+	cfg = orEmpty(cfg)
+	if s.sealer != nil {
+		var err error
+		if cfg, err = s.sealer.Seal(kind, typ, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(cfg)
+}
+
+func (s *sqlStore) openConfig(what string, cfg map[string]any) error {
+	if s.sealer == nil {
+		return nil
+	}
+	return s.sealer.Open(what, cfg)
 }

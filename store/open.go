@@ -21,14 +21,27 @@ type Options struct {
 	// DatabaseURL selects PostgreSQL; its search_path parameter, if any,
 	// picks the schema.
 	DatabaseURL string
+	// Secrets encrypts secret config fields at rest; nil keeps them
+	// plain.
+	Secrets Sealer
 }
 
 // Open opens the store the options name and migrates it.
 func Open(ctx context.Context, opts Options) (Store, error) {
 	if opts.DatabaseURL != "" {
-		return OpenPostgres(ctx, opts.DatabaseURL)
+		pg, err := OpenPostgres(ctx, opts.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		pg.sealer = opts.Secrets
+		return pg, nil
 	}
-	return OpenSQLite(ctx, filepath.Join(opts.DataDir, "tributary.db"))
+	lite, err := OpenSQLite(ctx, filepath.Join(opts.DataDir, "tributary.db"))
+	if err != nil {
+		return nil, err
+	}
+	lite.sealer = opts.Secrets
+	return lite, nil
 }
 
 // SQLite is the embedded store: one file, written in WAL mode.

@@ -19,6 +19,8 @@ import (
 type sqlStore struct {
 	db       *sql.DB
 	postgres bool
+	// sealer encrypts secret config fields at rest; nil keeps them plain.
+	sealer Sealer
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
@@ -108,7 +110,7 @@ func scanConn(r interface{ Scan(...any) error }) (*Connection, error) {
 }
 
 func (s *sqlStore) CreateConnection(ctx context.Context, c *Connection) error {
-	cfg, err := json.Marshal(orEmpty(c.Config))
+	cfg, err := s.sealConfig("connection", c.Connector, c.Config)
 	if err != nil {
 		return fmt.Errorf("connection config: %w", err)
 	}
@@ -124,7 +126,7 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c *Connection) error {
 }
 
 func (s *sqlStore) UpdateConnection(ctx context.Context, c *Connection) error {
-	cfg, err := json.Marshal(orEmpty(c.Config))
+	cfg, err := s.sealConfig("connection", c.Connector, c.Config)
 	if err != nil {
 		return fmt.Errorf("connection config: %w", err)
 	}
@@ -139,11 +141,17 @@ func (s *sqlStore) UpdateConnection(ctx context.Context, c *Connection) error {
 
 func (s *sqlStore) Connection(ctx context.Context, id string) (*Connection, error) {
 	c, err := scanConn(s.db.QueryRowContext(ctx, s.q(`SELECT `+connCols+` FROM connections WHERE id = ?`), id))
+	if err == nil {
+		err = s.openConfig("connection "+c.Name, c.Config)
+	}
 	return c, notFound(err, "connection "+id)
 }
 
 func (s *sqlStore) ConnectionByName(ctx context.Context, name string) (*Connection, error) {
 	c, err := scanConn(s.db.QueryRowContext(ctx, s.q(`SELECT `+connCols+` FROM connections WHERE name = ?`), name))
+	if err == nil {
+		err = s.openConfig("connection "+c.Name, c.Config)
+	}
 	return c, notFound(err, fmt.Sprintf("connection %q", name))
 }
 
@@ -157,6 +165,9 @@ func (s *sqlStore) Connections(ctx context.Context, page Page) ([]Connection, er
 	out := []Connection{}
 	for rows.Next() {
 		c, err := scanConn(rows)
+		if err == nil {
+			err = s.openConfig("connection "+c.Name, c.Config)
+		}
 		if err != nil {
 			return nil, err
 		}
