@@ -378,6 +378,24 @@ func TestCDC(t *testing.T) {
 		}
 	})
 
+	t.Run("slot_moved_past_checkpoint", func(t *testing.T) {
+		e := newCDCEnv(t, c, "moved", "hard")
+		seed(e)
+		e.mustRun("", 3)
+		// Changes the slot is then made to skip, as another consumer of
+		// the slot would: they never reach the stream.
+		e.exec(e.src, `DELETE FROM items WHERE id = 1`, `UPDATE items SET name = 'skipped' WHERE id = 2`)
+		e.mustRun("", 2) // the slot confirms this run's start at the next one
+		e.exec(e.src, `UPDATE items SET name = 'lost' WHERE id = 3`, `INSERT INTO items VALUES (11, 'eleven', 1, NULL, NULL, NULL, NULL)`)
+		// The cluster commits asynchronously; a synchronous commit flushes
+		// the WAL the slot may advance over.
+		e.exec(e.src, `SET synchronous_commit = on`, `INSERT INTO other VALUES (99, 'flush')`)
+		e.exec(e.src, `SELECT pg_replication_slot_advance('`+e.slot+`', pg_current_wal_lsn())`)
+		// The checkpoint is behind what the slot confirms: a new snapshot.
+		e.mustRun("", 3)
+		e.matches("after the slot moved on")
+	})
+
 	t.Run("drop_slot_then_snapshot_again", func(t *testing.T) {
 		e := newCDCEnv(t, c, "dropping", "soft")
 		seed(e)
