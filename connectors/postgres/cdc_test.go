@@ -368,7 +368,9 @@ func TestCDC(t *testing.T) {
 		e.exec(e.src, `DELETE FROM other WHERE id = 1`, `INSERT INTO other VALUES (3, 'three')`, `DELETE FROM items WHERE id = 2`)
 		e.mustRun("", 3)
 		e.matches("items")
-		other := func(conn *pgx.Conn, table string) string { return e.rows(conn, "SELECT id, v FROM "+table+" ORDER BY id") }
+		other := func(conn *pgx.Conn, table string) string {
+			return e.rows(conn, "SELECT id, v FROM "+table+" ORDER BY id")
+		}
 		if src, dst := other(e.src, "other"), other(e.dst, pgx.Identifier{e.schema, "other"}.Sanitize()); src != dst {
 			t.Errorf("other differs\nsource:\n%s\ndestination:\n%s", src, dst)
 		}
