@@ -117,6 +117,34 @@ func (s *Source) connectCDC(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+// Check connects; with cdc it also checks what logical replication needs
+// from the server and the user.
+func (s *Source) Check(ctx context.Context) error {
+	if err := s.Source.Check(ctx); err != nil {
+		return err
+	}
+	if s.cdc == nil {
+		return nil
+	}
+	conn, err := s.connectCDC(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var level string
+	var replication bool
+	if err := conn.QueryRow(ctx, "SELECT current_setting('wal_level'), rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&level, &replication); err != nil {
+		return fmt.Errorf("cdc: %w", err)
+	}
+	if level != "logical" {
+		return fmt.Errorf("cdc: the server's wal_level is %s; logical replication needs wal_level = logical (set it and restart the server)", level)
+	}
+	if !replication {
+		return errors.New("cdc: the user lacks the REPLICATION attribute (ALTER ROLE … REPLICATION)")
+	}
+	return nil
+}
+
 // Read reads through change data capture when the source is configured
 // for it, else through queries.
 func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit connector.Emitter) error {

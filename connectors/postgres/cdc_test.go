@@ -415,6 +415,31 @@ func TestCDC(t *testing.T) {
 		}
 	})
 
+	t.Run("check", func(t *testing.T) {
+		ctx := context.Background()
+		for _, tc := range []struct{ url, want string }{
+			{c.URL(""), ""},
+			{destURL(), "wal_level"}, // the shared server runs with wal_level=replica
+		} {
+			src, err := connector.NewSource(ctx, "postgres", []byte(fmt.Sprintf(`{"url": %q, "cdc": {}}`, tc.url)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = src.Check(ctx)
+			src.Close()
+			if tc.want == "" && err != nil {
+				t.Errorf("check of the logical cluster: %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				var level string
+				if qerr := e0(t).QueryRow(ctx, "SHOW wal_level").Scan(&level); qerr == nil && level == "logical" {
+					t.Skip("the shared server runs with wal_level=logical")
+				}
+				t.Errorf("check against %s: %v, want an error about %s", tc.url, err, tc.want)
+			}
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		e := newCDCEnv(t, c, "refused", "soft")
 		e.exec(e.src, `CREATE TABLE items (id int, name text)`)
@@ -452,4 +477,15 @@ func TestCDC(t *testing.T) {
 			t.Errorf("refused pipelines left %d slots (%v)", n, err)
 		}
 	})
+}
+
+// e0 connects to the shared server.
+func e0(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), destURL())
+	if err != nil {
+		t.Skipf("postgres is not reachable: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
