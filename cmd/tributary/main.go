@@ -55,5 +55,6 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&level, "log-level", "warn", "log level: debug, info, warn, error")
 	root.AddCommand(newRunCmd(), newValidateCmd(), newConnectorsCmd(), newCheckCmd(), newDiscoverCmd(), newPreviewCmd(), newLineageCmd(), newServeCmd(), newWorkerCmd(), newMigrateCmd(), newBackupCmd())
 	root.AddCommand(newApplyCmd(), newExportCmd())
+	root.AddCommand(newUsersCmd(), newTokensCmd(), newSecretsCmd())
 	return root
 }

@@ -29,7 +29,11 @@ const databaseURLEnv = "TRIBUTARY_DATABASE_URL"
 const sqlitePoll = 250 * time.Millisecond
 
 func openStore(ctx context.Context, dataDir string) (store.Store, error) {
-	return store.Open(ctx, store.Options{DataDir: dataDir, DatabaseURL: os.Getenv(databaseURLEnv)})
+	sealer, _, err := storeSecrets(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, store.Options{DataDir: dataDir, DatabaseURL: os.Getenv(databaseURLEnv), Secrets: sealer})
 }
 
 func newServeCmd() *cobra.Command {
@@ -62,14 +66,14 @@ can share the runs). Migrations run on start.`,
 			defer st.Close()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			// The scheduler ticks in whichever serve process works the
-			// tick River's elected leader enqueues; without workers there
-			// is no River client, and so no scheduler.
 			if publicURL == "" {
 				publicURL = "http://" + addr
 			}
 			notifier, stopAlerts := startAlerts(ctx, st, reg, publicURL)
 			defer stopAlerts()
+			// The scheduler ticks in whichever process (serve or worker)
+			// works the tick River's elected leader enqueues; without
+			// workers there is no River client, and so no scheduler here.
 			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default(), Notifier: notifier}
 			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched, notifier)
 			if err != nil {
