@@ -269,6 +269,11 @@ func (s *server) authRoutes(api huma.API) {
 		if s.sec == nil {
 			return nil, errAuthOff
 		}
+		// A weak password must not burn the link: check what can be
+		// checked before the token is used.
+		if err := auth.CheckPasswordStrength(in.Body.Password, ""); err != nil {
+			return nil, huma.Error422UnprocessableEntity("weak password", &huma.ErrorDetail{Location: "body.password", Message: err.Error()})
+		}
 		uid, err := s.store.UseOneTimeToken(ctx, auth.HashToken(in.Body.Token), purposeReset, time.Now())
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
