@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -558,28 +559,58 @@ func (r *cdcRead) stream(ctx context.Context, commit, end pglogrepl.LSN, marker 
 	}
 	// Only what the destination committed is confirmed; with nothing
 	// committed yet, 0 confirms nothing.
+	// The server ends a connection that stays silent for wal_sender_timeout
+	// (60 s by default), which a slow destination could otherwise cause
+	// while Emit blocks: a status goes out every third of it meanwhile. mu
+	// keeps it apart from the reads of the loop.
+	every := 10 * time.Second
+	var timeoutMS int64
+	if err := r.conn.QueryRow(ctx, "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_sender_timeout'").Scan(&timeoutMS); err == nil && timeoutMS > 0 {
+		every = max(100*time.Millisecond, time.Duration(timeoutMS)*time.Millisecond/3)
+	}
+	var mu sync.Mutex
 	status := func() error {
+		mu.Lock()
+		defer mu.Unlock()
 		return pglogrepl.SendStandbyStatusUpdate(ctx, rc, pglogrepl.StandbyStatusUpdate{WALWritePosition: commit})
 	}
 	if err := status(); err != nil {
 		return fmt.Errorf("confirm %s to slot %s: %w", commit, r.slot, err)
 	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := status(); err != nil {
+					// The loop's next read reports the broken connection.
+					slog.DebugContext(ctx, "cdc: status to the server", "slot", r.slot, "error", err)
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
 	var (
 		inTx       bool
 		final      pglogrepl.LSN
 		commitTime time.Time
-		lastStatus = time.Now()
 		started    = time.Now()
 	)
 	for {
-		if time.Since(lastStatus) > 10*time.Second {
-			if err := status(); err != nil {
-				return fmt.Errorf("status to slot %s: %w", r.slot, err)
-			}
-			lastStatus = time.Now()
-		}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		mu.Lock()
 		msg, err := rc.ReceiveMessage(rctx)
+		mu.Unlock()
 		cancel()
 		if err != nil {
 			if pgconn.Timeout(err) && ctx.Err() == nil {
@@ -610,7 +641,6 @@ func (r *cdcRead) stream(ctx context.Context, commit, end pglogrepl.LSN, marker 
 				if err := status(); err != nil {
 					return fmt.Errorf("status to slot %s: %w", r.slot, err)
 				}
-				lastStatus = time.Now()
 			}
 			continue
 		case pglogrepl.XLogDataByteID:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -415,6 +416,43 @@ func TestCDC(t *testing.T) {
 		}
 	})
 
+	t.Run("slow_destination", func(t *testing.T) {
+		// The server drops a replication connection silent for
+		// wal_sender_timeout (here 1 s); a destination slower than that
+		// must not break the read.
+		e := newCDCEnv(t, c, "slow", "soft")
+		seed(e)
+		ctx := context.Background()
+		src, err := connector.NewSource(ctx, "postgres", []byte(fmt.Sprintf(`{"url": %q, "cdc": {"slot": "slow"}}`, e.srcURL+"&wal_sender_timeout=1000")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		req := connector.ReadRequest{Streams: []connector.Stream{{Name: "items", SyncMode: connector.IncrementalDedup, PrimaryKey: []string{"id"}}}, BatchSize: 1}
+		first := &slowEmitter{}
+		if err := src.Read(ctx, req, first); err != nil {
+			t.Fatal(err)
+		}
+		e.exec(e.src, `UPDATE items SET name = 'x' || name`)
+		req.State = map[string]json.RawMessage{"items": first.state}
+		slow := &slowEmitter{delay: 2500 * time.Millisecond}
+		if err := src.Read(ctx, req, slow); err != nil {
+			t.Fatalf("read with a slow destination: %v", err)
+		}
+		if first.rows != 3 || slow.rows != 3 {
+			t.Errorf("read %d rows, then %d; want 3 and 3", first.rows, slow.rows)
+		}
+		// The changes may all be in the socket before the server gives
+		// up, so the read can end well either way: its log tells.
+		log, err := os.ReadFile(filepath.Join(c.Dir(), "server.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(log), "replication timeout") {
+			t.Errorf("the server dropped the replication connection of a slow run:\n%s", log)
+		}
+	})
+
 	t.Run("check", func(t *testing.T) {
 		ctx := context.Background()
 		for _, tc := range []struct{ url, want string }{
@@ -488,4 +526,29 @@ func e0(t *testing.T) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// slowEmitter takes delay over its first batch, as a busy destination
+// would, and keeps the last checkpoint.
+type slowEmitter struct {
+	delay time.Duration
+	rows  int
+	state json.RawMessage
+}
+
+func (s *slowEmitter) Emit(_ context.Context, b *connector.Batch) error {
+	if s.rows == 0 {
+		time.Sleep(s.delay)
+	}
+	s.rows += b.Len()
+	return nil
+}
+
+func (s *slowEmitter) Checkpoint(_ context.Context, _ string, st json.RawMessage) error {
+	s.state = st
+	return nil
+}
+
+func (s *slowEmitter) Reject(_ context.Context, r connector.Reject) error {
+	return fmt.Errorf("reject: %s", r.Reason)
 }
