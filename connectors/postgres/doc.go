@@ -1,5 +1,7 @@
 // Package postgres is the PostgreSQL connector: a source that reads tables
-// and custom queries (full refresh, or incremental past a saved cursor), and
+// and custom queries (full refresh, or incremental past a saved cursor) or,
+// with its cdc setting, the tables' changes through logical replication
+// (see cdc.go), and
 // a destination that loads batches with binary COPY and keeps each stream's
 // state in the same transaction as its rows, so a killed run resumes with
 // every row loaded exactly once.
