@@ -170,3 +170,79 @@ func TestServeSchedulesAndDependencies(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerRunsInWorkers serves the API alone (`serve --workers 0`,
+// no River client, no scheduler) beside one `tributary worker` on
+// PostgreSQL: the worker, the only River client and so the leader, runs
+// the scheduler, and a scheduled pipeline gets its runs.
+func TestSchedulerRunsInWorkers(t *testing.T) {
+	conn := needPostgres(t)
+	ctx := context.Background()
+	meta := "e2e_schedw_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+meta); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := conn.Exec(context.Background(), `DROP SCHEMA `+meta+` CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "data", "people.csv"), "id,name\n1,Ann\n2,Bob\n")
+	s := serve(t, dir, env, "--workers", "0")
+	startWorker(t, dir, env, "--workers", "1")
+
+	var created struct {
+		ID string `json:"id"`
+	}
+	s.json(201, "POST", "/api/v1/pipelines", map[string]any{
+		"version": 1, "name": "ticker", "schedule": "@every 2s",
+		"source": map[string]any{"connector": "csv", "config": map[string]any{"path": filepath.Join(dir, "data", "people.csv")},
+			"streams": []any{map[string]any{"name": "people", "sync_mode": "full_refresh_overwrite"}}},
+		"destination": map[string]any{"connector": "jsonl", "config": map[string]any{"path": filepath.Join(dir, "out")}},
+	}, &created)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var runs struct {
+			Items []scheduledRun `json:"items"`
+		}
+		s.json(200, "GET", "/api/v1/pipelines/"+created.ID+"/runs", nil, &runs)
+		done := 0
+		for _, r := range runs.Items {
+			if r.Trigger == "schedule" && r.Status == "succeeded" {
+				done++
+			}
+		}
+		if done >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s, %d scheduled runs succeeded: %+v\n%s", done, runs.Items, s.logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestValidateSchedule: `tributary validate` reports a bad schedule at its
+// path and line.
+func TestValidateSchedule(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), `version: 1
+name: nightly
+source:
+  connector: csv
+  config: {path: ./in.csv}
+  streams: [{name: in}]
+destination:
+  connector: jsonl
+  config: {path: ./out/}
+schedule: "CRON_TZ=Europe/Paris 0 25 * * *"
+options: {late_after: soon}
+`)
+	r := tributary(t, dir, nil, "validate", "--offline", "p.yaml")
+	if r.code != 1 {
+		t.Fatalf("validate exited %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	mustContain(t, "validate output", r.stderr, "p.yaml:10: schedule: end of range (25) above maximum (23)", "p.yaml:11: options.late_after: must be a positive duration")
+}

@@ -76,9 +76,9 @@ type Options struct {
 	Logger       *slog.Logger
 	// Tick, when set, is called about every TickInterval in one process
 	// at a time of all those sharing the store: River's elected leader
-	// enqueues a tick job, which processes with a Tick work from the
-	// "scheduler" queue. Without workers there is no River client, so no
-	// tick.
+	// enqueues a tick job, which one of them works from the "scheduler"
+	// queue. Every process with workers must set it: any may be elected.
+	// Without workers there is no River client, so no tick.
 	Tick func(ctx context.Context) error
 	// TickInterval is DefaultTickInterval when zero.
 	TickInterval time.Duration
@@ -148,10 +148,8 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], runn
 	cfg := &river.Config{Workers: workers, Logger: logger, JobTimeout: -1, RescueStuckJobsAfter: RescueAfter}
 	if opts.Workers > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
-		// Every client may be elected leader, so every one enqueues ticks;
-		// only those with a Tick work them.
-		cfg.PeriodicJobs = []*river.PeriodicJob{tickJob(opts.TickInterval)}
 		if opts.Tick != nil {
+			cfg.PeriodicJobs = []*river.PeriodicJob{tickJob(opts.TickInterval)}
 			cfg.Queues[TickQueue] = river.QueueConfig{MaxWorkers: 1}
 		}
 		cfg.FetchPollInterval = opts.PollInterval

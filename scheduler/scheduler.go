@@ -49,7 +49,7 @@ type Scheduler struct {
 	Notifier Notifier
 	Logger   *slog.Logger
 	// Parallel is how many transactions fire slots at once (each for up
-	// to a hundred pipelines); DefaultParallel when zero.
+	// to a thousand pipelines); DefaultParallel when zero.
 	Parallel int
 	// SlotRetention is how long slot records are kept;
 	// DefaultSlotRetention when zero.
@@ -212,10 +212,11 @@ func (s *Scheduler) parallel() int {
 }
 
 // fireChunk is how many slots fire in one transaction, and whose runs are
-// queued in one insert: large enough that a thousand pipelines due in the
-// same second take a few round trips, small enough that the first runs
-// start while later chunks are still firing.
-const fireChunk = 100
+// queued in one insert: a thousand pipelines due in the same second take
+// one round of statements (on SQLite, one wait for the writer, not one
+// behind the writes of the runs fired first), and the multi-row statements
+// stay within both databases' parameter limits.
+const fireChunk = 1000
 
 // batchQueue enqueues many runs in one round trip.
 type batchQueue interface {

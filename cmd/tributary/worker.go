@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-data/tributary/jobs"
+	"github.com/tributary-data/tributary/scheduler"
 )
 
 // rescueAfterEnv sets --rescue-after where flags are awkward (containers).
@@ -88,7 +90,10 @@ runs are queued again at once.`,
 			reg := newRegistry()
 			notifier, stopAlerts := startAlerts(ctx, st, reg, publicURL)
 			defer stopAlerts()
-			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, nil, notifier)
+			// Any process with workers may be River's leader, so each
+			// can run the scheduler's tick; one does at a time.
+			sched := &scheduler.Scheduler{Store: st, Logger: slog.Default(), Notifier: notifier}
+			q, err := startQueue(ctx, st, reg, dataDir, workers, rescue, sched, notifier)
 			if err != nil {
 				return err
 			}
