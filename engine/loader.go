@@ -20,6 +20,8 @@ type loader struct {
 	writers map[string]*streamWriter
 	order   []*streamWriter
 	obs     *observer
+	// listener hears of every checkpoint committed, when the source asks.
+	listener connector.CommitListener
 }
 
 // streamWriter is one stream's load in progress.
@@ -252,6 +254,12 @@ func (l *loader) commit(ctx context.Context, sw *streamWriter, final bool) error
 	}
 	sw.committed, sw.state = state, nil
 	sw.uncommitted = 0
+	if l.listener != nil && state != nil && (sw.w != nil || final) {
+		if err := l.listener.Committed(ctx, sw.name, state); err != nil {
+			l.run.log.Warn("source not told of a committed checkpoint; the next run resumes from the committed state",
+				"stream", sw.name, "error", err)
+		}
+	}
 	l.keepQuarantined(ctx, sw)
 	sw.lastCommit = time.Now()
 	return nil

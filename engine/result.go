@@ -49,6 +49,9 @@ type StreamStats struct {
 	Deduplicated  int64         `json:"deduplicated"`
 	Duration      time.Duration `json:"duration_ns"`
 	RowsPerSecond float64       `json:"rows_per_second"`
+	// Lag is, for a source reading a message stream, the messages
+	// published but not yet read, while the run reads.
+	Lag *int64 `json:"lag,omitempty"`
 	// Profile describes every column of the rows written.
 	Profile []quality.ColumnProfile `json:"profile,omitempty"`
 	// Checks holds the stream's data quality check results.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,6 +63,9 @@ type Run struct {
 
 	commitRows     int64
 	commitInterval time.Duration
+
+	// lag is the source, while it reads, when it reports consumer lag.
+	lag atomic.Pointer[connector.LagReporter]
 
 	mergeMu  sync.Mutex
 	merges   []transform.Merge
@@ -151,9 +155,16 @@ func (r *Run) ID() string { return r.opts.RunID }
 // Progress returns the counts so far.
 func (r *Run) Progress() []StreamStats {
 	now := time.Now()
+	var lag map[string]int64
+	if lr := r.lag.Load(); lr != nil {
+		lag = (*lr).Lag()
+	}
 	out := make([]StreamStats, len(r.order))
 	for i, c := range r.order {
 		out[i] = c.stats(now)
+		if n, ok := lag[c.name]; ok {
+			out[i].Lag = &n
+		}
 	}
 	return out
 }
@@ -195,6 +206,10 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 		}
 	}
 	defer src.Close()
+	if lr, ok := src.(connector.LagReporter); ok {
+		r.lag.Store(&lr)
+		defer r.lag.Store(nil)
+	}
 	dst, err := OpenDestination(ctx, r.spec)
 	if err != nil {
 		return err
@@ -252,6 +267,9 @@ func (r *Run) execute(ctx context.Context, res *Result) error {
 	}
 	defer obs.close()
 	ld := &loader{run: r, dst: dst, backend: backend, writers: map[string]*streamWriter{}, obs: obs}
+	if cl, ok := src.(connector.CommitListener); ok && r.opts.Replay == nil {
+		ld.listener = cl
+	}
 	g.Go(func() error { return ld.loop(gctx, events) })
 	if err := g.Wait(); err != nil {
 		ld.abort(context.WithoutCancel(ctx))

@@ -6,6 +6,7 @@ import (
 	_ "github.com/tributary-data/tributary/connectors/csv"
 	_ "github.com/tributary-data/tributary/connectors/hubspot"
 	_ "github.com/tributary-data/tributary/connectors/json"
+	_ "github.com/tributary-data/tributary/connectors/kafka"
 	_ "github.com/tributary-data/tributary/connectors/jsonl"
 	_ "github.com/tributary-data/tributary/connectors/mysql"
 	_ "github.com/tributary-data/tributary/connectors/parquet"
