@@ -9,6 +9,7 @@ import (
 	_ "github.com/tributary-data/tributary/connectors/kafka"
 	_ "github.com/tributary-data/tributary/connectors/jsonl"
 	_ "github.com/tributary-data/tributary/connectors/mysql"
+	_ "github.com/tributary-data/tributary/connectors/nats"
 	_ "github.com/tributary-data/tributary/connectors/parquet"
 	_ "github.com/tributary-data/tributary/connectors/postgres"
 	_ "github.com/tributary-data/tributary/connectors/rest"
