@@ -30,7 +30,7 @@ const testPassword = "S3cure-enough!"
 
 // authEnv is a server with authentication on and one user per role.
 type authEnv struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store store.Store
 	// tokens are API tokens by role.
@@ -38,7 +38,7 @@ type authEnv struct {
 	users  map[store.Role]*store.User
 }
 
-func startAuth(t *testing.T, kind string, cfg api.AuthConfig) *authEnv {
+func startAuth(t testing.TB, kind string, cfg api.AuthConfig) *authEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -564,4 +564,33 @@ func TestHardening(t *testing.T) {
 	if a := e.call("POST", "/api/v1/auth/login", "", big); a.status != 413 {
 		t.Errorf("oversized body: %d %s", a.status, a.raw)
 	}
+}
+
+// FuzzLogin: any body sent to the login route is answered with a client
+// error or success, never a server error, and never reflects markup.
+func FuzzLogin(f *testing.F) {
+	e := startAuth(f, "sqlite", api.AuthConfig{Limiter: auth.NewLimiter(1<<30, time.Minute, time.Minute)})
+	for _, seed := range []string{
+		`{"email":"admin@example.com","password":"S3cure-enough!"}`,
+		`{"email":"admin@example.com' OR '1'='1","password":"x"}`,
+		`{"email":"<script>alert(1)</script>","password":"<img src=x>"}`,
+		`{"email":1}`, `[]`, ``, `{`, `{"email":"a","password":"b","extra":true}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		e.t = t
+		a := e.call("POST", "/api/v1/auth/login", "", body)
+		switch a.status {
+		case 200, 400, 401, 413, 422, 429:
+		default:
+			t.Fatalf("login with %q: %d %s", body, a.status, a.raw)
+		}
+		if a.status == 200 && body != `{"email":"admin@example.com","password":"S3cure-enough!"}` && !strings.Contains(body, "S3cure-enough!") {
+			t.Fatalf("login accepted %q", body)
+		}
+		if strings.Contains(a.raw, "<script") || strings.Contains(a.raw, "<img") {
+			t.Fatalf("markup reflected: %s", a.raw)
+		}
+	})
 }

@@ -35,7 +35,7 @@ type inSession struct {
 }
 
 func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &inSession{box: b}, nil }
-func (s *inSession) AuthMechanisms() []string                 { return []string{sasl.Plain} }
+func (s *inSession) AuthMechanisms() []string                { return []string{sasl.Plain} }
 func (s *inSession) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error { return nil }), nil
 }
