@@ -87,8 +87,9 @@ func TestLeaderTicksAcrossTwoRiverClients(t *testing.T) {
 	time.Sleep(watch)
 	got := total() - from
 	want := int64(watch / interval)
-	// Two clients each enqueuing would give about twice as many.
-	if got < want/3 || got > want*3/2 {
+	// Two clients each enqueuing would give about twice as many; a busy
+	// machine works fewer.
+	if got < want/5 || got > want*3/2 {
 		t.Errorf("%d ticks (%d + %d in all) in %v at one per %v: want about %d, from the leader alone", got, ticks[0].Load(), ticks[1].Load(), watch, interval, want)
 	}
 	for _, q := range queues {
