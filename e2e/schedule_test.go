@@ -22,8 +22,9 @@ type scheduledRun struct {
 
 // TestServeSchedulesAndDependencies drives the scheduler through the
 // binary on both stores: a pipeline with `schedule: "@every 2s"` gets runs
-// from `tributary serve` on its own, each started soon after its slot; a pipeline depending on it runs after it succeeds; disabled, it
-// gets no more runs.
+// from `tributary serve` on its own, each started soon after its slot; a
+// pipeline depending on it runs after it succeeds; disabled, it gets no
+// more runs.
 func TestServeSchedulesAndDependencies(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
