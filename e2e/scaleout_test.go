@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-data/tributary/internal/pgcluster"
 )
 
 // lockedBuffer collects a process's output while the test reads it.
@@ -492,92 +492,6 @@ func TestEmbeddedServerKilled(t *testing.T) {
 	mustContain(t, "run log", s.runLog(runID), fmt.Sprintf("worker %s lost; resumed from checkpoint by %s", as.Items[0].Worker, as.Items[1].Worker))
 }
 
-// pgCluster is a PostgreSQL server of the test's own, which it may stop
-// and start without disturbing the machine's shared server.
-type pgCluster struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port string
-	cred *syscall.Credential
-}
-
-// ownPostgres creates a cluster with initdb in a temporary directory and
-// starts it on a free port. As root, the server runs as user postgres.
-func ownPostgres(t *testing.T) *pgCluster {
-	t.Helper()
-	initdbs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(initdbs) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("initdb not found under /usr/lib/postgresql/*/bin")
-		}
-		t.Skip("initdb not found under /usr/lib/postgresql/*/bin; CI fails here instead of skipping")
-	}
-	sort.Strings(initdbs)
-	dir, err := os.MkdirTemp("", "tributary-pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &pgCluster{t: t, bin: filepath.Dir(initdbs[len(initdbs)-1]), dir: dir}
-	_, c.port, _ = strings.Cut(freeAddr(t), ":")
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root needs a postgres user to run the server: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	}
-	t.Cleanup(func() {
-		c.pgctl("stop", "-m", "immediate")
-		os.RemoveAll(dir)
-	})
-	if out, err := c.command("initdb", "-D", c.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	c.start()
-	return c
-}
-
-func (c *pgCluster) data() string { return filepath.Join(c.dir, "data") }
-
-func (c *pgCluster) url() string {
-	return "postgres://postgres@127.0.0.1:" + c.port + "/postgres?sslmode=disable"
-}
-
-func (c *pgCluster) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
-	cmd.Dir = c.dir
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	}
-	return cmd
-}
-
-func (c *pgCluster) pgctl(args ...string) ([]byte, error) {
-	return c.command("pg_ctl", append([]string{"-D", c.data(), "-w", "-t", "60"}, args...)...).CombinedOutput()
-}
-
-func (c *pgCluster) start() {
-	c.t.Helper()
-	opts := fmt.Sprintf("-p %s -h 127.0.0.1 -k %s -c fsync=off -c full_page_writes=off", c.port, c.dir)
-	if out, err := c.pgctl("start", "-l", filepath.Join(c.dir, "server.log"), "-o", opts); err != nil {
-		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
-		c.t.Fatalf("start PostgreSQL: %v\n%s\n%s", err, out, log)
-	}
-}
-
-func (c *pgCluster) stop() {
-	c.t.Helper()
-	if out, err := c.pgctl("stop", "-m", "fast"); err != nil {
-		c.t.Fatalf("stop PostgreSQL: %v\n%s", err, out)
-	}
-}
-
 // TestDestinationOutage: the destination PostgreSQL stops for 20 s in the
 // middle of a run; the failed attempts are retried with backoff until it
 // is back, and the run finishes with every row loaded exactly once.
@@ -585,35 +499,35 @@ func TestDestinationOutage(t *testing.T) {
 	const total = 500_000
 	conn := needPostgres(t)
 	meta := pgSchemas(t, conn, "e2e_outage_meta")[0]
-	pg := ownPostgres(t)
+	pg := pgcluster.Start(t)
 	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "data", "rows"), total, total/4)
 	s := serve(t, dir, env)
-	spec := bigSpec("outage", dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pg.url(), "schema": "outage"}},
+	spec := bigSpec("outage", dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pg.URL(""), "schema": "outage"}},
 		map[string]any{"retries": 12, "retry_backoff": "500ms"})
 	runID := s.trigger(s.createPipeline(spec))
 
 	ctx := context.Background()
-	dconn, err := pgx.Connect(ctx, pg.url())
+	dconn, err := pgx.Connect(ctx, pg.URL(""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitCommitted(t, s, dconn, "outage.rows", runID, total)
 	dconn.Close(ctx)
-	pg.stop()
+	pg.Stop()
 	down := time.Now()
 	time.Sleep(20 * time.Second)
 	var during apiRun
 	s.json(200, "GET", "/api/v1/runs/"+runID, nil, &during)
-	pg.start()
+	pg.Start()
 	t.Logf("destination down for %s; run %s meanwhile", time.Since(down).Round(time.Millisecond), during.Status)
 
 	got := s.waitFinished(runID, 3*time.Minute)
 	if got.Status != "succeeded" {
 		t.Fatalf("run %+v\n%s", got, s.runLog(runID))
 	}
-	dconn, err = pgx.Connect(ctx, pg.url())
+	dconn, err = pgx.Connect(ctx, pg.URL(""))
 	if err != nil {
 		t.Fatal(err)
 	}
