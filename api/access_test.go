@@ -589,8 +589,10 @@ func FuzzLogin(f *testing.F) {
 		if a.status == 200 && body != `{"email":"admin@example.com","password":"S3cure-enough!"}` && !strings.Contains(body, "S3cure-enough!") {
 			t.Fatalf("login accepted %q", body)
 		}
-		if strings.Contains(a.raw, "<script") || strings.Contains(a.raw, "<img") {
-			t.Fatalf("markup reflected: %s", a.raw)
+		// The schema error may quote the input, but only inside a JSON
+		// string of a JSON answer that browsers may not sniff as HTML.
+		if strings.Contains(a.raw, "<") && (!strings.Contains(a.header.Get("Content-Type"), "json") || a.header.Get("X-Content-Type-Options") != "nosniff") {
+			t.Fatalf("markup reflected as %s: %s", a.header.Get("Content-Type"), a.raw)
 		}
 	})
 }
