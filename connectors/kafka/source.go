@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-data/tributary/connector"
@@ -230,6 +231,9 @@ func (s *Source) resolve(ctx context.Context, req connector.ReadRequest) ([]*str
 				}
 				st.next[t], st.end[t] = map[int32]int64{}, map[int32]int64{}
 				for p, lo := range ps {
+					if errors.Is(lo.Err, kerr.UnknownTopicOrPartition) {
+						return nil, fmt.Errorf("stream %s: topic %q does not exist", rs.Name, t)
+					}
 					if lo.Err != nil {
 						return nil, fmt.Errorf("stream %s: topic %q partition %d: %w", rs.Name, t, p, lo.Err)
 					}
