@@ -17,6 +17,7 @@ type DestinationConfig struct {
 	DSN      string `json:"dsn,omitempty" secret:"true" jsonschema:"description=Go MySQL driver DSN (user:pass@tcp(host:3306)/db) or a mysql:// URL; either dsn or url"`
 	URL      string `json:"url,omitempty" secret:"true" jsonschema:"description=URL form: mysql://user:pass@host:3306/db?param=value"`
 	Database string `json:"database,omitempty" jsonschema:"description=Database the tables are written to; default: the connection's"`
+	sqldest.DeletesSetting
 }
 
 // NewDestination builds the mysql destination from its JSON config.
@@ -26,6 +27,10 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 		return nil, err
 	}
 	dc, err := Conn{DSN: cfg.DSN, URL: cfg.URL}.config()
+	if err != nil {
+		return nil, err
+	}
+	hard, err := cfg.Hard()
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +44,9 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err != nil {
 		return nil, err
 	}
-	return sqldest.New(db, DestDialect{Database: cfg.Database}, nil), nil
+	d := sqldest.New(db, DestDialect{Database: cfg.Database}, nil)
+	d.HardDeletes(hard)
+	return d, nil
 }
 
 // DestDialect is MySQL's SQL for loading into one database.

@@ -14,15 +14,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/sqldest"
 )
 
 // DestinationConfig configures the postgres destination.
 type DestinationConfig struct {
 	URL    string `json:"url" secret:"true" jsonschema:"required,description=Connection URL such as postgres://user:pass@host:5432/db?sslmode=disable"`
 	Schema string `json:"schema,omitempty" jsonschema:"description=Schema the tables are written into; created if missing. Default: public."`
-	// Deletes says how rows a change data capture source marks deleted
+	// How rows a change data capture source marks deleted
 	// (connector.DeletedAtField) are applied under incremental_dedup.
-	Deletes string `json:"deletes,omitempty" jsonschema:"enum=soft,enum=hard,default=soft,description=How deletes read by change data capture are applied: soft keeps the row and sets _tributary_deleted_at; hard deletes the row"`
+	sqldest.DeletesSetting
 }
 
 // Names of the bookkeeping tables in the destination schema.
@@ -40,10 +41,10 @@ func init() {
 // connection of its own (a load is one long transaction); short statements
 // share one more, guarded by mu.
 type Destination struct {
-	schema  string
-	config  *pgx.ConnConfig
-	deletes string    // soft or hard
-	conn    *pgx.Conn // lazily connected, for state and preparation
+	schema      string
+	config      *pgx.ConnConfig
+	hardDeletes bool
+	conn        *pgx.Conn // lazily connected, for state and preparation
 
 	mu    sync.Mutex
 	ready bool // the schema and the bookkeeping tables exist
@@ -73,18 +74,15 @@ func Open(_ context.Context, cfg DestinationConfig) (*Destination, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = "public"
 	}
-	switch cfg.Deletes {
-	case "":
-		cfg.Deletes = "soft"
-	case "soft", "hard":
-	default:
-		return nil, fmt.Errorf("deletes: %q is neither soft nor hard", cfg.Deletes)
+	hard, err := cfg.Hard()
+	if err != nil {
+		return nil, err
 	}
 	cc, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	return &Destination{schema: cfg.Schema, config: cc, deletes: cfg.Deletes}, nil
+	return &Destination{schema: cfg.Schema, config: cc, hardDeletes: hard}, nil
 }
 
 func (d *Destination) connect(ctx context.Context) (*pgx.Conn, error) {

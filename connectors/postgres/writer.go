@@ -612,7 +612,7 @@ func (w *writer) applyDeletes(ctx context.Context, latest string, keys []string,
 	}
 	on := strings.Join(match, " AND ") + " AND d." + del + " IS NOT NULL"
 	var q string
-	if w.d.deletes == "hard" {
+	if w.d.hardDeletes {
 		q = fmt.Sprintf("DELETE FROM %s t USING %s d WHERE %s", w.qualified(w.final), latest, on)
 	} else {
 		q = fmt.Sprintf("UPDATE %s t SET %s = d.%s FROM %s d WHERE %s", w.qualified(w.final), del, del, latest, on)

@@ -8,6 +8,24 @@ import (
 	"github.com/tributary-data/tributary/connector"
 )
 
+// DeletesSetting is the destination setting that says how rows a change
+// data capture source marks deleted are applied; SQL destinations embed it
+// in their config.
+type DeletesSetting struct {
+	Deletes string `json:"deletes,omitempty" jsonschema:"enum=soft,enum=hard,default=soft,description=How deletes read by change data capture are applied: soft keeps the row and sets _tributary_deleted_at; hard deletes the row"`
+}
+
+// Hard reports whether deletes remove rows, and refuses an unknown value.
+func (d DeletesSetting) Hard() (bool, error) {
+	switch d.Deletes {
+	case "", "soft":
+		return false, nil
+	case "hard":
+		return true, nil
+	}
+	return false, fmt.Errorf("deletes: %q is neither soft nor hard", d.Deletes)
+}
+
 // HardDeletes makes the destination delete the rows a change data capture
 // source marks deleted (connector.DeletedAtField) instead of keeping them
 // with the column set, the default.

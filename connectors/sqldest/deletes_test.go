@@ -32,23 +32,23 @@ func TestDeletes(t *testing.T) {
 		return b
 	}
 	cases := []struct {
-		hard bool
-		want string
+		deletes string // the destination's setting
+		want    string
 	}{
-		{false, "1 apple2 false|2 pear true|3 plum again false"},
-		{true, "1 apple2 false|3 plum again false"},
+		{"", "1 apple2 false|2 pear true|3 plum again false"},
+		{"soft", "1 apple2 false|2 pear true|3 plum again false"},
+		{"hard", "1 apple2 false|3 plum again false"},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("hard=%v", tc.hard), func(t *testing.T) {
+		t.Run("deletes="+tc.deletes, func(t *testing.T) {
 			ctx := context.Background()
-			raw := fmt.Sprintf(`{"path": %q}`, filepath.Join(t.TempDir(), "d.db"))
+			raw := fmt.Sprintf(`{"path": %q, "deletes": %q}`, filepath.Join(t.TempDir(), "d.db"), tc.deletes)
 			dst, err := sqlite.NewDestination(ctx, []byte(raw))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer dst.Close()
 			x := dst.(*sqldest.Destination)
-			x.HardDeletes(tc.hard)
 			w, err := x.Open(ctx, connector.Load{Pipeline: "p", Stream: "items", Schema: schema, SyncMode: connector.IncrementalDedup, PrimaryKey: []string{"id"}})
 			if err != nil {
 				t.Fatal(err)

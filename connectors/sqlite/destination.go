@@ -17,6 +17,7 @@ import (
 // DestinationConfig configures the sqlite destination.
 type DestinationConfig struct {
 	Path string `json:"path" jsonschema:"required,description=Path of the SQLite database file; created (with its directory) if missing"`
+	sqldest.DeletesSetting
 }
 
 // NewDestination builds the sqlite destination from its JSON config.
@@ -28,6 +29,10 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if cfg.Path == "" {
 		return nil, errors.New("path is required")
 	}
+	hard, err := cfg.Hard()
+	if err != nil {
+		return nil, err
+	}
 	if dir := filepath.Dir(cfg.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create directory: %w", err)
@@ -37,7 +42,9 @@ func NewDestination(_ context.Context, raw json.RawMessage) (connector.Destinati
 	if err != nil {
 		return nil, err
 	}
-	return sqldest.New(db, DestDialect{}, nil), nil
+	d := sqldest.New(db, DestDialect{}, nil)
+	d.HardDeletes(hard)
+	return d, nil
 }
 
 // DestDialect is SQLite's SQL for loading. Types are declared so their
