@@ -35,6 +35,9 @@ type Config struct {
 	// Auth turns on authentication, per-route roles and the audit log;
 	// nil leaves every route open.
 	Auth *AuthConfig
+	// UI serves the web interface at / (paths no route above claims);
+	// nil serves no UI.
+	UI http.Handler
 }
 
 type server struct {
@@ -89,6 +92,9 @@ func New(cfg Config) http.Handler {
 	s.tokens(api)
 	s.auditLog(api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	if cfg.UI != nil {
+		mux.Handle("/", cfg.UI)
+	}
 	return harden(mux, cfg.Auth)
 }
 

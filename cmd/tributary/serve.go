@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-data/tributary/jobs"
 	"github.com/tributary-data/tributary/scheduler"
 	"github.com/tributary-data/tributary/store"
+	"github.com/tributary-data/tributary/ui"
 )
 
 // databaseURLEnv switches the metadata store from the embedded SQLite file
@@ -97,7 +98,7 @@ can share the runs). Migrations run on start.`,
 				return fmt.Errorf("listen: %w", err)
 			}
 			srv := &http.Server{
-				Handler:           api.New(api.Config{Store: st, Queue: q, Gatherer: reg, Logger: slog.Default(), DataDir: dataDir, Version: buildVersion()}),
+				Handler:           api.New(api.Config{Store: st, Queue: q, Gatherer: reg, Logger: slog.Default(), DataDir: dataDir, Version: buildVersion(), UI: ui.Handler()}),
 				ReadHeaderTimeout: 10 * time.Second,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "tributary serving http://%s (store: %s, workers: %d)\n", ln.Addr(), storeName(st), workers)
