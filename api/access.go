@@ -39,6 +39,9 @@ type AuthConfig struct {
 	CORSOrigins []string
 	// MaxBodyBytes bounds request bodies; DefaultMaxBody when zero.
 	MaxBodyBytes int64
+	// SetupToken, when set, lets POST /api/v1/setup create the first
+	// administrator of an empty store; the server prints it in its log.
+	SetupToken string
 }
 
 // Mailer sends a plain-text mail.
@@ -71,6 +74,7 @@ var access = map[string]string{
 	"request-password-reset": accessPublic,
 	"reset-password":         accessPublic,
 	"verify-email":           accessPublic,
+	"setup":                  accessPublic,
 	"send-verification":      accessSelf,
 	"logout-all":             accessSelf,
 	"get-me":                 accessSelf,
@@ -168,7 +172,7 @@ var selfAudited = map[string]bool{
 	"request-password-reset": true, "reset-password": true, "verify-email": true, "send-verification": true,
 	"update-me": true, "change-password": true, "revoke-my-session": true,
 	"create-token": true, "revoke-token": true,
-	"create-user": true, "update-user": true, "delete-user": true,
+	"create-user": true, "update-user": true, "delete-user": true, "setup": true,
 }
 
 // Principal is who makes a request.

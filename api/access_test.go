@@ -596,3 +596,36 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+// TestSetup: the first administrator of an empty store is created with
+// the setup token, once.
+func TestSetup(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(api.New(api.Config{Store: s, Auth: &api.AuthConfig{SigningKey: testKey, SetupToken: "setup-token-from-the-log"}}))
+	defer srv.Close()
+	e := &authEnv{t: t, url: srv.URL, store: s}
+	body := map[string]any{"setup_token": "wrong", "email": "root@example.com", "password": testPassword}
+	if a := e.call("POST", "/api/v1/setup", "", body); a.status != 403 {
+		t.Fatalf("wrong setup token: %d %s", a.status, a.raw)
+	}
+	body["setup_token"] = "setup-token-from-the-log"
+	if a := e.call("POST", "/api/v1/setup", "", body); a.status != 201 || a.body["role"] != "admin" {
+		t.Fatalf("setup: %d %s", a.status, a.raw)
+	}
+	body["email"] = "second@example.com"
+	if a := e.call("POST", "/api/v1/setup", "", body); a.status != 409 {
+		t.Fatalf("second setup: %d %s", a.status, a.raw)
+	}
+	tok := e.login("root@example.com", testPassword)
+	if tok.status != 200 {
+		t.Fatalf("login of the first administrator: %d", tok.status)
+	}
+	if a := e.call("GET", "/api/v1/users", tok.body["access_token"].(string), nil); a.status != 200 || len(a.body["items"].([]any)) != 1 {
+		t.Fatalf("users: %d %s", a.status, a.raw)
+	}
+}

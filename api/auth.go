@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,6 +21,9 @@ type security struct {
 	cfg     AuthConfig
 	signer  *auth.Signer
 	limiter *auth.Limiter
+	// setupMu makes the check for an empty store and the creation of the
+	// first administrator one step.
+	setupMu sync.Mutex
 }
 
 func newSecurity(cfg *AuthConfig) *security {

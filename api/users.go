@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"strings"
 
@@ -33,6 +34,15 @@ type userUpdateIn struct {
 
 type userOut struct{ Body store.User }
 
+type setupIn struct {
+	Body struct {
+		SetupToken string `json:"setup_token" maxLength:"200" doc:"The token the server printed in its log at start"`
+		Email      string `json:"email" format:"email" maxLength:"320"`
+		Name       string `json:"name,omitempty" maxLength:"200"`
+		Password   string `json:"password" maxLength:"256"`
+	}
+}
+
 type usersOut struct{ Body List[store.User] }
 
 type meUpdateIn struct {
@@ -60,6 +70,41 @@ type sessionPath struct {
 
 // users registers user administration and the caller's own account.
 func (s *server) users(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "setup", Method: http.MethodPost, Path: "/api/v1/setup", Tags: []string{"users"},
+		Summary: "Create the first administrator of an empty store", DefaultStatus: http.StatusCreated,
+		Description: "Needs the setup token the server prints in its log when it starts without users. Once a user exists it answers 409.",
+	}, func(ctx context.Context, in *setupIn) (*userOut, error) {
+		if s.sec == nil || s.sec.cfg.SetupToken == "" {
+			return nil, huma.Error404NotFound("setup is not offered by this server")
+		}
+		if subtle.ConstantTimeCompare([]byte(in.Body.SetupToken), []byte(s.sec.cfg.SetupToken)) != 1 {
+			s.audit(ctx, &store.AuditEntry{Actor: in.Body.Email, Action: "setup_failed", Target: "setup"})
+			return nil, huma.Error403Forbidden("wrong setup token", &huma.ErrorDetail{Location: "body.setup_token", Message: "does not match the token in the server log"})
+		}
+		s.sec.setupMu.Lock()
+		defer s.sec.setupMu.Unlock()
+		n, err := s.store.CountUsers(ctx)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if n > 0 {
+			return nil, huma.Error409Conflict("the server has users already; ask an administrator")
+		}
+		if err := auth.CheckPasswordStrength(in.Body.Password, in.Body.Email); err != nil {
+			return nil, huma.Error422UnprocessableEntity("weak password", &huma.ErrorDetail{Location: "body.password", Message: err.Error()})
+		}
+		hash, err := auth.HashPassword(in.Body.Password)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		u := &store.User{Email: in.Body.Email, Name: in.Body.Name, Role: store.RoleAdmin, PasswordHash: hash}
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		s.audit(ctx, &store.AuditEntry{Actor: u.Email, ActorID: u.ID, Action: "setup", Target: "user " + u.ID, After: auditJSON(u)})
+		return &userOut{Body: *u}, nil
+	})
 	huma.Register(api, huma.Operation{
 		OperationID: "create-user", Method: http.MethodPost, Path: "/api/v1/users", Tags: []string{"users"},
 		Summary: "Create a user", DefaultStatus: http.StatusCreated,
