@@ -575,17 +575,5 @@ func associationIDs(v any, types []string) map[string]any {
 }
 
 func (s *Source) getJSON(ctx context.Context, path string, into any) error {
-	c := s.rest.Client()
-	u, err := c.Resolve(ctx, path)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(ctx, &rest.Request{URL: u}, nil)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(resp.Body, into); err != nil {
-		return fmt.Errorf("GET %s: response is not the expected JSON: %w", u, err)
-	}
-	return nil
+	return s.rest.Client().GetJSON(ctx, path, into)
 }

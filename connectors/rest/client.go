@@ -196,6 +196,23 @@ func (c *Client) Resolve(ctx context.Context, path string) (string, error) {
 	return u.String(), nil
 }
 
+// GetJSON GETs path (resolved against the base URL) and decodes the JSON
+// body into into.
+func (c *Client) GetJSON(ctx context.Context, path string, into any) error {
+	u, err := c.Resolve(ctx, path)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(ctx, &Request{URL: u}, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(resp.Body, into); err != nil {
+		return fmt.Errorf("GET %s: response is not the expected JSON: %w", u, err)
+	}
+	return nil
+}
+
 // Do sends req and returns its successful response. 429 and 5xx answers,
 // timeouts and broken connections are retried up to retry.max_attempts
 // with exponential backoff and full jitter, or after the time Retry-After
