@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"github.com/tributary-data/tributary/jobs"
 	"github.com/tributary-data/tributary/secrets"
 	"github.com/tributary-data/tributary/store"
-	"net/http/httptest"
 )
 
 type syncBuffer struct {
