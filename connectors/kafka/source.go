@@ -220,7 +220,9 @@ func (s *Source) resolve(ctx context.Context, req connector.ReadRequest) ([]*str
 			if err != nil {
 				return nil, fmt.Errorf("stream %s: list start offsets: %w", rs.Name, err)
 			}
-			ends, err := s.adm.ListEndOffsets(ctx, topics...)
+			// The last stable offsets: a read_committed consumer reads up to
+			// them, transactions still open at the start excluded.
+			ends, err := s.adm.ListCommittedOffsets(ctx, topics...)
 			if err != nil {
 				return nil, fmt.Errorf("stream %s: list end offsets: %w", rs.Name, err)
 			}
@@ -289,11 +291,16 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 	if len(consume) == 0 || (!s.cfg.Continuous && allDone(streams)) {
 		return nil
 	}
-	cl, err := kgo.NewClient(append(clientOpts(s.cfg.Brokers, s.cfg.ClientID), kgo.ConsumePartitions(consume))...)
+	// Control records (transaction markers) are kept so that their
+	// offsets advance the state: a bounded read would otherwise wait for
+	// offsets no consumer ever sees.
+	cl, err := kgo.NewClient(append(clientOpts(s.cfg.Brokers, s.cfg.ClientID), kgo.ConsumePartitions(consume),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
+	idle := 0
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := cl.PollFetches(pctx)
@@ -327,6 +334,14 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 				if !s.cfg.Continuous && r.Offset >= st.end[r.Topic][r.Partition] {
 					continue
 				}
+				if r.Attrs.IsControl() {
+					st.next[r.Topic][r.Partition] = r.Offset + 1
+					st.dirty = true
+					s.mu.Lock()
+					s.next[st.name][r.Topic][r.Partition] = r.Offset + 1
+					s.mu.Unlock()
+					continue
+				}
 				if perr = s.add(ctx, emit, st, r); perr != nil {
 					return
 				}
@@ -350,8 +365,20 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, emit conne
 		if !s.cfg.Continuous && allDone(streams) {
 			return nil
 		}
+		if fetches.NumRecords() > 0 {
+			idle = 0
+		} else if idle++; !s.cfg.Continuous && idle >= maxIdlePolls {
+			// Offsets below the end may hold nothing to fetch (records
+			// removed by compaction or retention meanwhile): a bounded read
+			// ends once nothing more arrives.
+			return nil
+		}
 	}
 }
+
+// maxIdlePolls is how many empty polls of a second end a bounded read
+// short of a high-water mark.
+const maxIdlePolls = 5
 
 func allDone(streams []*stream) bool {
 	for _, st := range streams {
