@@ -3,6 +3,7 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -30,6 +31,7 @@ const prefix = "enc:v1:"
 type Keyring struct {
 	ids  []string // current first
 	keys map[string]cipher.AEAD
+	raw  map[string][]byte
 	// path is the key file, empty when the keys came from the environment.
 	path string
 }
@@ -55,7 +57,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no secret key")
 	}
-	kr := &Keyring{keys: map[string]cipher.AEAD{}}
+	kr := &Keyring{keys: map[string]cipher.AEAD{}, raw: map[string][]byte{}}
 	for i, k := range keys {
 		if len(k) != 32 {
 			return nil, fmt.Errorf("secret key %d has %d bytes, want 32", i+1, len(k))
@@ -72,6 +74,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 		if _, dup := kr.keys[id]; !dup {
 			kr.ids = append(kr.ids, id)
 			kr.keys[id] = gcm
+			kr.raw[id] = k
 		}
 	}
 	return kr, nil
@@ -247,7 +250,7 @@ func (k *Keyring) Rotate() error {
 	if err != nil {
 		return err
 	}
-	k.ids, k.keys = fresh.ids, fresh.keys
+	k.ids, k.keys, k.raw = fresh.ids, fresh.keys, fresh.raw
 	return nil
 }
 
@@ -272,4 +275,13 @@ func (k *Keyring) DropOld() error {
 		}
 	}
 	return errors.New("current key missing from the key file")
+}
+
+// Derive returns a 32-byte key for purpose, derived from the current key
+// (HMAC-SHA256), so other keys need no management of their own. It
+// changes when the key is rotated.
+func (k *Keyring) Derive(purpose string) []byte {
+	mac := hmac.New(sha256.New, k.raw[k.ids[0]])
+	mac.Write([]byte("tributary derived key\x00" + purpose))
+	return mac.Sum(nil)
 }

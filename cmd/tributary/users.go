@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -201,4 +203,53 @@ Its role is at most the user's.
 	cmd.Flags().StringVar(&role, "role", string(store.RoleViewer), "viewer, editor or admin; at most the user's")
 	cmd.Flags().DurationVar(&expires, "expires", 0, "life of the token, e.g. 720h; never expires when 0")
 	return cmd
+}
+
+// Environment of the server's authentication settings.
+const (
+	corsEnv         = "TRIBUTARY_CORS_ORIGINS"
+	smtpAddrEnv     = "TRIBUTARY_SMTP_ADDR"
+	smtpUserEnv     = "TRIBUTARY_SMTP_USERNAME"
+	smtpPasswordEnv = "TRIBUTARY_SMTP_PASSWORD"
+	smtpFromEnv     = "TRIBUTARY_SMTP_FROM"
+)
+
+// serveAuth is the authentication of `tributary serve`: access tokens are
+// signed with a key derived from the secret key (so servers sharing
+// TRIBUTARY_SECRET_KEY accept each other's tokens), the mailer and CORS
+// origins come from the environment, and an empty store gets a setup
+// token, printed to w. Setting api.Config.Auth to it turns enforcement on.
+func serveAuth(ctx context.Context, st store.Store, dataDir, publicURL string, w io.Writer) (*api.AuthConfig, error) {
+	_, keys, err := storeSecrets(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &api.AuthConfig{
+		SigningKey:    keys.Derive("access tokens"),
+		SecureCookies: strings.HasPrefix(publicURL, "https://"),
+		BaseURL:       publicURL,
+	}
+	for _, o := range strings.Split(os.Getenv(corsEnv), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	if addr := os.Getenv(smtpAddrEnv); addr != "" {
+		from := os.Getenv(smtpFromEnv)
+		if from == "" {
+			return nil, fmt.Errorf("%s is set but %s is not", smtpAddrEnv, smtpFromEnv)
+		}
+		cfg.Mailer = &auth.SMTPMailer{Addr: addr, Username: os.Getenv(smtpUserEnv), Password: os.Getenv(smtpPasswordEnv), From: from}
+	}
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		tok, _ := auth.NewToken("setup_")
+		cfg.SetupToken = tok
+		fmt.Fprintf(w, "no users yet: create the first administrator with `tributary users create --admin --email EMAIL`, "+
+			"or POST /api/v1/setup with setup_token %s\n", tok)
+	}
+	return cfg, nil
 }
