@@ -78,9 +78,7 @@ func TestKilledContinuousRunLosesNothing(t *testing.T) {
 	exited <- nil
 	<-done
 	loaded := len(ids(t, dir))
-	if loaded >= total {
-		t.Logf("the child loaded all %d rows before it was killed", loaded)
-	}
+	t.Logf("%d rows loaded when the child was killed", loaded)
 
 	res := run(t, spec(t, addrs, dir, "", ""))
 	if got := ids(t, dir); !slices.Equal(got, seq(1, total)) {
