@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"math/big"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,23 +20,7 @@ import (
 )
 
 // eachStore runs f against a fresh SQLite and a fresh PostgreSQL store.
-func eachStore(t *testing.T, f func(t *testing.T, s store.Store)) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			opts := store.Options{DataDir: filepath.Join(t.TempDir(), "data")}
-			if kind == "postgres" {
-				opts = store.Options{DatabaseURL: storetest.PostgresSchema(t)}
-			}
-			s, err := store.Open(context.Background(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			f(t, s)
-		})
-	}
-}
+func eachStore(t *testing.T, f func(t *testing.T, s store.Store)) { storetest.Each(t, f) }
 
 // dispatch runs a dispatcher with short waits until the test ends.
 func dispatch(t *testing.T, s store.Store, sender *alert.Sender) *alert.Dispatcher {

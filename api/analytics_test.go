@@ -34,15 +34,7 @@ func startOps(t *testing.T, kind string) *opsEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	opts := store.Options{DataDir: dir}
-	if kind == "postgres" {
-		opts = store.Options{DatabaseURL: storetest.PostgresSchema(t)}
-	}
-	s, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.Open(t, kind, dir)
 	q, err := jobs.NewQueue(ctx, s, &jobs.Runner{Store: s}, jobs.Options{})
 	if err != nil {
 		t.Fatal(err)

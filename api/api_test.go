@@ -18,7 +18,6 @@ import (
 	"github.com/tributary-data/tributary/api"
 	_ "github.com/tributary-data/tributary/connectors/all"
 	"github.com/tributary-data/tributary/jobs"
-	"github.com/tributary-data/tributary/store"
 	"github.com/tributary-data/tributary/store/storetest"
 )
 
@@ -33,15 +32,7 @@ func start(t *testing.T, kind string) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	opts := store.Options{DataDir: dir}
-	if kind == "postgres" {
-		opts = store.Options{DatabaseURL: storetest.PostgresSchema(t)}
-	}
-	s, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.Open(t, kind, dir)
 	reg := prometheus.NewRegistry()
 	runner := &jobs.Runner{Store: s, DataDir: dir, Metrics: jobs.NewMetrics(reg)}
 	q, err := jobs.NewQueue(ctx, s, runner, jobs.Options{Workers: 1, PollInterval: 50 * time.Millisecond})

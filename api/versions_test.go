@@ -23,15 +23,7 @@ import (
 func startStore(t *testing.T, kind string) (*env, store.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	opts := store.Options{DataDir: dir}
-	if kind == "postgres" {
-		opts = store.Options{DatabaseURL: storetest.PostgresSchema(t)}
-	}
-	s, err := store.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.Open(t, kind, dir)
 	h := api.New(api.Config{Store: s, DataDir: dir})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a := r.Header.Get("X-Test-Actor"); a != "" {

@@ -19,25 +19,12 @@ import (
 	"github.com/tributary-data/tributary/store/storetest"
 )
 
-func openStores(t *testing.T) map[string]func(t *testing.T) store.Store {
-	return map[string]func(t *testing.T) store.Store{
-		"sqlite": func(t *testing.T) store.Store {
-			s, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"postgres": func(t *testing.T) store.Store {
-			s, err := store.Open(context.Background(), store.Options{DatabaseURL: storetest.PostgresSchema(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
+func openStores(*testing.T) map[string]func(t *testing.T) store.Store {
+	out := map[string]func(t *testing.T) store.Store{}
+	for _, kind := range storetest.Kinds {
+		out[kind] = func(t *testing.T) store.Store { return storetest.Open(t, kind, t.TempDir()) }
 	}
+	return out
 }
 
 func TestRunsExecuteThroughTheQueue(t *testing.T) {

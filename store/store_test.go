@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,37 +12,8 @@ import (
 	"github.com/tributary-data/tributary/store/storetest"
 )
 
-// stores opens each implementation fresh; every test runs against both.
-var stores = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"sqlite", func(t *testing.T) store.Store {
-		s, err := store.Open(context.Background(), store.Options{DataDir: filepath.Join(t.TempDir(), "data")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"postgres", func(t *testing.T) store.Store {
-		s, err := store.Open(context.Background(), store.Options{DatabaseURL: storetest.PostgresSchema(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-}
-
-func each(t *testing.T, f func(t *testing.T, s store.Store)) {
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			t.Parallel()
-			f(t, st.open(t))
-		})
-	}
-}
+// each runs f against a fresh store of every kind.
+func each(t *testing.T, f func(t *testing.T, s store.Store)) { storetest.Each(t, f) }
 
 func TestConnections(t *testing.T) {
 	each(t, func(t *testing.T, s store.Store) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-data/tributary/store"
 )
 
 // PostgresURL is the test server.
@@ -51,4 +53,34 @@ func PostgresSchema(t testing.TB) string {
 		}
 	})
 	return PostgresURL + "&search_path=" + schema
+}
+
+// Kinds are the stores every store-backed test runs against.
+var Kinds = []string{"sqlite", "postgres"}
+
+// Open opens a fresh, migrated store of the kind ("sqlite" or "postgres")
+// for the test and closes it when the test ends; a SQLite store's file
+// lives in dir.
+func Open(t testing.TB, kind, dir string) store.Store {
+	t.Helper()
+	opts := store.Options{DataDir: dir}
+	if kind == "postgres" {
+		opts = store.Options{DatabaseURL: PostgresSchema(t)}
+	}
+	s, err := store.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Each runs f against a fresh store of every kind, in parallel subtests.
+func Each(t *testing.T, f func(t *testing.T, s store.Store)) {
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			f(t, Open(t, kind, t.TempDir()))
+		})
+	}
 }
