@@ -239,20 +239,7 @@ func (s *server) pipelines(api huma.API) {
 		ID      string `path:"id"`
 		RawBody []byte `contentType:"application/json"`
 	}) (*versionOut, error) {
-		spec, body, err := s.checkSpec(ctx, in.RawBody)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkDependencies(ctx, in.ID, spec); err != nil {
-			return nil, err
-		}
-		v, changed, err := s.store.SavePipelineVersion(ctx, in.ID, spec.Name, body, actor(ctx))
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &versionOut{}
-		out.Body.ID, out.Body.Version, out.Body.Changed = in.ID, v, &changed
-		return out, nil
+		return s.saveVersion(ctx, in.ID, in.RawBody)
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-pipelines", Method: http.MethodGet, Path: "/api/v1/pipelines", Tags: []string{"pipelines"},
@@ -397,4 +384,23 @@ func (s *server) pipelines(api huma.API) {
 
 type previewOut struct {
 	Body any
+}
+
+// saveVersion checks a spec and saves it as the pipeline's next version,
+// unless it equals the current one.
+func (s *server) saveVersion(ctx context.Context, id string, raw []byte) (*versionOut, error) {
+	spec, body, err := s.checkSpec(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkDependencies(ctx, id, spec); err != nil {
+		return nil, err
+	}
+	v, changed, err := s.store.SavePipelineVersion(ctx, id, spec.Name, body, actor(ctx))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &versionOut{}
+	out.Body.ID, out.Body.Version, out.Body.Changed = id, v, &changed
+	return out, nil
 }

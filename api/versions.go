@@ -152,20 +152,7 @@ func (s *server) versions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		spec, body, err := s.checkSpec(ctx, pv.Spec)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkDependencies(ctx, in.ID, spec); err != nil {
-			return nil, err
-		}
-		v, changed, err := s.store.SavePipelineVersion(ctx, in.ID, spec.Name, body, actor(ctx))
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &versionOut{}
-		out.Body.ID, out.Body.Version, out.Body.Changed = in.ID, v, &changed
-		return out, nil
+		return s.saveVersion(ctx, in.ID, pv.Spec)
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "export-pipeline", Method: http.MethodGet, Path: "/api/v1/pipelines/{id}/export", Tags: []string{"pipelines"},
