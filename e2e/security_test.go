@@ -45,6 +45,19 @@ func TestUsersAndTokensCLI(t *testing.T) {
 	if tok.code != 0 || !strings.HasPrefix(tok.stdout, "trb_") {
 		t.Fatalf("tokens create: %d %q %s", tok.code, tok.stdout, tok.stderr)
 	}
+	list := tributary(t, dir, nil, "tokens", "list", "--email", "ann@example.com", "--data", data)
+	mustContain(t, "tokens list", list.stdout, "ci", "viewer", "active", "never")
+	if strings.Contains(list.stdout, strings.TrimSpace(tok.stdout)) {
+		t.Fatal("tokens list shows the token")
+	}
+	id := strings.Fields(strings.Split(list.stdout, "\n")[1])[0]
+	if r := tributary(t, dir, nil, "tokens", "revoke", id, "--data", data); r.code != 0 {
+		t.Fatalf("tokens revoke: %d %s", r.code, r.stderr)
+	}
+	mustContain(t, "tokens list after revoke", tributary(t, dir, nil, "tokens", "list", "--data", data).stdout, "revoked")
+	if r := tributary(t, dir, nil, "tokens", "revoke", id, "--data", data); r.code == 0 || !strings.Contains(r.stderr, "not found") {
+		t.Fatalf("second revoke: %d %s", r.code, r.stderr)
+	}
 	raw := storeBytes(t, data)
 	if bytes.Contains(raw, []byte(strings.TrimSpace(tok.stdout))) || bytes.Contains(raw, []byte("S3cure-enough!")) {
 		t.Fatal("token or password stored in the clear")

@@ -141,7 +141,85 @@ func newTokensCmd() *cobra.Command {
 		Use:   "tokens",
 		Short: "Create API tokens for automation",
 	}
-	cmd.AddCommand(newTokensCreateCmd())
+	cmd.AddCommand(newTokensCreateCmd(), newTokensListCmd(), newTokensRevokeCmd())
+	return cmd
+}
+
+func newTokensListCmd() *cobra.Command {
+	var dataDir, email string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List API tokens (of one user with --email): never the tokens themselves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd.Context(), dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			owner := ""
+			if email != "" {
+				u, err := st.UserByEmail(cmd.Context(), email)
+				if err != nil {
+					return fmt.Errorf("--email: %w", err)
+				}
+				owner = u.ID
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tPREFIX\tSTATE\tLAST USED\tUSER")
+			for off := 0; ; off += store.MaxLimit {
+				ts, err := st.APITokens(cmd.Context(), owner, store.Page{Limit: store.MaxLimit, Offset: off})
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					state, last := "active", "never"
+					switch {
+					case t.RevokedAt != nil:
+						state = "revoked"
+					case t.ExpiresAt != nil && !time.Now().Before(*t.ExpiresAt):
+						state = "expired"
+					}
+					if t.LastUsedAt != nil {
+						last = t.LastUsedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix, state, last, t.UserID)
+				}
+				if len(ts) < store.MaxLimit {
+					break
+				}
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "./tributary-data", "data directory holding the SQLite store")
+	cmd.Flags().StringVar(&email, "email", "", "only this user's tokens")
+	return cmd
+}
+
+func newTokensRevokeCmd() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an API token by its id (from tokens list)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd.Context(), dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.RevokeAPIToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if err := st.AppendAudit(cmd.Context(), &store.AuditEntry{Actor: "cli", IP: "local", Action: "token.revoke", Target: "token " + args[0]}); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "token %s revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "./tributary-data", "data directory holding the SQLite store")
 	return cmd
 }
 
