@@ -30,6 +30,9 @@ type writer struct {
 	cols   []Column
 	pk     []string
 	exists bool // overwrite: whether the target existed at Open
+	// deferred says the table waits for the first row's schema: the stream
+	// opened with no fields because every row so far was quarantined.
+	deferred bool
 
 	last *mapping
 	// pending holds what the open transaction wrote, to write it again
@@ -79,16 +82,35 @@ func (w *writer) prepare(ctx context.Context) error {
 		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+w.d.Table(w.table)); err != nil {
 			return fmt.Errorf("drop leftover table: %w", err)
 		}
-		return w.create(ctx, w.load.Schema)
+		return w.createOrDefer(ctx)
 	}
 	if existing == nil {
-		return w.create(ctx, w.load.Schema)
+		return w.createOrDefer(ctx)
 	}
 	w.cols = existing
 	return nil
 }
 
+func (w *writer) createOrDefer(ctx context.Context) error {
+	if len(w.load.Schema.Fields) == 0 {
+		w.deferred = true
+		return nil
+	}
+	return w.create(ctx, w.load.Schema)
+}
+
 func (w *writer) create(ctx context.Context, s *connector.Schema) error {
+	stmt, err := w.createStmt(s)
+	if err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) createStmt(s *connector.Schema) (string, error) {
 	defs := make([]string, 0, len(s.Fields)+1)
 	w.cols = w.cols[:0]
 	for _, f := range s.Fields {
@@ -102,17 +124,13 @@ func (w *writer) create(ctx context.Context, s *connector.Schema) error {
 	}
 	for _, k := range w.pk {
 		if s.Index(k) < 0 {
-			return fmt.Errorf("primary key column %q not in the schema", k)
+			return "", fmt.Errorf("primary key column %q not in the schema", k)
 		}
 	}
 	if len(w.pk) > 0 {
 		defs = append(defs, "PRIMARY KEY ("+w.quoteAll(w.pk)+")")
 	}
-	stmt := "CREATE TABLE " + w.d.Table(w.table) + " (" + strings.Join(defs, ", ") + ")"
-	if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("create table: %w", err)
-	}
-	return nil
+	return "CREATE TABLE " + w.d.Table(w.table) + " (" + strings.Join(defs, ", ") + ")", nil
 }
 
 func (w *writer) quoteAll(names []string) string {
@@ -161,6 +179,16 @@ func (w *writer) Write(ctx context.Context, b *connector.Batch) error {
 }
 
 func (w *writer) write(ctx context.Context, b *connector.Batch) error {
+	if w.deferred {
+		stmt, err := w.createStmt(b.Schema)
+		if err == nil {
+			err = w.ddl(ctx, []string{stmt})
+		}
+		if err != nil {
+			return fmt.Errorf("stream %q: create table: %w", w.load.Stream, err)
+		}
+		w.deferred = false
+	}
 	m, err := w.mapping(ctx, b.Schema)
 	if err != nil {
 		return fmt.Errorf("stream %q: %w", w.load.Stream, err)
@@ -298,6 +326,14 @@ func (w *writer) Close(ctx context.Context, ok bool) error {
 // comes first, so a crash between them only repeats the refresh.
 func (w *writer) swap(ctx context.Context) error {
 	stmts := w.d.Swap(w.load.Stream, w.table, workTable("old", w.load), w.exists)
+	if w.deferred {
+		// No row reached the fresh table, so there is none: the refresh
+		// leaves the target empty.
+		stmts = nil
+		if w.exists {
+			stmts = []string{"DELETE FROM " + w.d.Table(w.load.Stream)}
+		}
+	}
 	if w.d.TransactionalDDL() {
 		if err := w.begin(ctx); err != nil {
 			return err

@@ -51,6 +51,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("Freeze", func(t *testing.T) { testFreeze(t, o) })
 	t.Run("Discard", func(t *testing.T) { testDiscard(t, o) })
 	t.Run("Quarantine", func(t *testing.T) { testQuarantine(t, o) })
+	t.Run("AllQuarantinedFirst", func(t *testing.T) { testAllQuarantinedFirst(t, o) })
 	t.Run("ResetState", func(t *testing.T) { testResetState(t, o) })
 }
 
@@ -477,6 +478,37 @@ func testQuarantine(t *testing.T, o Options) {
 	want := map[string]string{"run_id": "run-42", "pipeline": "pq", "origin": "f.csv:00000", "raw": "a,\"b\n;'c`", "reason": "column \"x\": not an integer", "step": "read"}
 	if !reflect.DeepEqual(q[0], want) {
 		t.Fatalf("quarantine row %v, want %v", q[0], want)
+	}
+}
+
+// testAllQuarantinedFirst opens streams whose first rows were all
+// quarantined, so the engine knows no schema yet: the table waits for the
+// first row that arrives, and an overwrite that gets none leaves the
+// target empty.
+func testAllQuarantinedFirst(t *testing.T, o Options) {
+	d := o.Destination(t)
+	bad := []connector.Reject{{Origin: "m:1", Raw: "{", Reason: "not JSON", Step: "read", At: time.Now().UTC()}}
+	empty := &connector.Schema{}
+
+	w := open(t, d, connector.Load{Pipeline: "pe", Stream: "late", Schema: empty, SyncMode: connector.IncrementalAppend})
+	must(t, w.Quarantine(ctx, bad))
+	must(t, w.Commit(ctx, json.RawMessage(`{"n":1}`)))
+	must(t, w.Write(ctx, batch("late", idName, []any{int64(1), "a"}, []any{int64(2), "b"})))
+	must(t, w.Commit(ctx, json.RawMessage(`{"n":2}`)))
+	must(t, w.Close(ctx, true))
+	if _, rows := readTable(t, o, "late"); len(rows) != 2 {
+		t.Fatalf("late table rows %v, want 2", rows)
+	}
+	if q := quarantine(t, o, "late"); len(q) != 1 {
+		t.Fatalf("%d quarantined, want 1", len(q))
+	}
+
+	w = open(t, d, connector.Load{Pipeline: "pe", Stream: "late", Schema: empty, SyncMode: connector.FullRefreshOverwrite})
+	must(t, w.Quarantine(ctx, bad))
+	must(t, w.Commit(ctx, json.RawMessage(`{"n":3}`)))
+	must(t, w.Close(ctx, true))
+	if _, rows := readTable(t, o, "late"); len(rows) != 0 {
+		t.Fatalf("after an overwrite with no rows the table holds %v", rows)
 	}
 }
 
