@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -108,4 +110,102 @@ func (s *sqlStore) RunLogsAfter(ctx context.Context, runID string, afterID int64
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// RunRow is a run as lists show it: its stored result is left out (Result
+// and LeaseUntil are nil) and only the per-stream counts are kept.
+type RunRow struct {
+	Run
+	// Streams are the counts of the result's streams in their order, as a
+	// JSON array of {name, read, written, quarantined, filtered,
+	// deduplicated} with a string and five numbers, whatever the result
+	// held; nil while the run has no result. The store writes them, so
+	// they can be passed on without decoding.
+	Streams json.RawMessage
+}
+
+// runRowCols reads the lean streams column instead of the result, which
+// holds profiles and check results and is many times larger.
+const runRowCols = `id, pipeline_id, version, status, full_refresh, triggered_by, error, streams, attempts, created_at, started_at, finished_at`
+
+func (s *sqlStore) RunList(ctx context.Context, f RunFilter, page Page) ([]RunRow, error) {
+	page = page.norm()
+	where, args, order, err := s.runQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, `SELECT `+runRowCols+` FROM runs`+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, page.Limit, page.Offset)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]RunRow, 0, page.Limit)
+	var started, finished sql.NullTime
+	for rows.Next() {
+		var r RunRow
+		if err := rows.Scan(&r.ID, &r.PipelineID, &r.Version, &r.Status, &r.FullRefresh, &r.Trigger, &r.Error, (*[]byte)(&r.Streams),
+			&r.Attempts, &r.CreatedAt, &started, &finished); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = r.CreatedAt.UTC()
+		r.StartedAt, r.FinishedAt = timePtr(started), timePtr(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// runStreamsMigration adds runs.streams, the per-stream counts of
+// runs.result, for run lists. Triggers keep it in step with every
+// statement that writes result (progress, outcome, rescue), so no writer
+// has to know of it; the last statement fills it for existing runs.
+var runStreamsMigration = migration{
+	sqlite: []string{
+		`ALTER TABLE runs ADD COLUMN streams TEXT`,
+		`CREATE TRIGGER runs_streams_insert AFTER INSERT ON runs WHEN NEW.result IS NOT NULL BEGIN
+			UPDATE runs SET streams = ` + sqliteStreams("NEW.result") + ` WHERE rowid = NEW.rowid;
+		END`,
+		`CREATE TRIGGER runs_streams_update AFTER UPDATE OF result ON runs WHEN NEW.result IS NOT OLD.result BEGIN
+			UPDATE runs SET streams = ` + sqliteStreams("NEW.result") + ` WHERE rowid = NEW.rowid;
+		END`,
+		`UPDATE runs SET streams = ` + sqliteStreams("result") + ` WHERE result IS NOT NULL`,
+	},
+	postgres: []string{
+		`ALTER TABLE runs ADD COLUMN streams JSONB`,
+		// The expression is spelled out in the function rather than in a
+		// function of its own, whose name would be looked up in the
+		// search_path of whoever writes a run.
+		`CREATE FUNCTION runs_set_streams() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			NEW.streams := ` + pgStreams("NEW.result") + `;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER runs_streams BEFORE INSERT OR UPDATE OF result ON runs FOR EACH ROW EXECUTE FUNCTION runs_set_streams()`,
+		`UPDATE runs SET streams = ` + pgStreams("result") + ` WHERE result IS NOT NULL`,
+	},
+}
+
+// streamCountFields are the fields of a stream's counts in lists.
+var streamCountFields = []string{"read", "written", "quarantined", "filtered", "deduplicated"}
+
+// sqliteStreams is the JSON array of per-stream counts of the result in
+// col: NULL for no result or one that is not JSON (a write must not fail
+// over it), [] without streams. Entries that are not objects are skipped
+// and fields of another type read as "" or 0, as the engine writes none.
+func sqliteStreams(col string) string {
+	fields := `'name', iif(json_type(s.value, '$.name') = 'text', s.value->>'name', '')`
+	for _, f := range streamCountFields {
+		fields += `, '` + f + `', iif(json_type(s.value, '$.` + f + `') IN ('integer', 'real'), s.value->>'` + f + `', 0)`
+	}
+	return `(CASE WHEN json_valid(` + col + `) THEN (SELECT json_group_array(json_object(` + fields + `) ORDER BY s.key)
+		FROM json_each(` + col + `, '$.streams') s WHERE s.type = 'object') END)`
+}
+
+// pgStreams is [sqliteStreams] for PostgreSQL's JSONB result.
+func pgStreams(col string) string {
+	fields := `'name', CASE WHEN jsonb_typeof(s->'name') = 'string' THEN s->'name' ELSE '""' END`
+	for _, f := range streamCountFields {
+		fields += `, '` + f + `', CASE WHEN jsonb_typeof(s->'` + f + `') = 'number' THEN s->'` + f + `' ELSE '0' END`
+	}
+	return `(CASE WHEN jsonb_typeof(` + col + `->'streams') = 'array' THEN (SELECT COALESCE(jsonb_agg(jsonb_build_object(` + fields + `) ORDER BY i), '[]')
+		FROM jsonb_array_elements(` + col + `->'streams') WITH ORDINALITY AS t(s, i) WHERE jsonb_typeof(s) = 'object') END)`
 }

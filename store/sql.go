@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,9 @@ type sqlStore struct {
 	postgres bool
 	// sealer encrypts secret config fields at rest; nil keeps them plain.
 	sealer Sealer
+	// stmts holds the embedded store's prepared list queries by text:
+	// parsing a query cost SQLite about as much as running it.
+	stmts sync.Map
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
@@ -42,6 +46,27 @@ func (s *sqlStore) q(query string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// query runs a read that is issued often. On SQLite its statement is
+// prepared once; pgx already keeps prepared statements per connection.
+// The query texts must come from a small set (no literal values).
+func (s *sqlStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.postgres {
+		return s.db.QueryContext(ctx, s.q(query), args...)
+	}
+	st, ok := s.stmts.Load(query)
+	if !ok {
+		p, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		var loaded bool
+		if st, loaded = s.stmts.LoadOrStore(query, p); loaded {
+			p.Close()
+		}
+	}
+	return st.(*sql.Stmt).QueryContext(ctx, args...)
 }
 
 func (s *sqlStore) tx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -66,7 +91,14 @@ func isUnique(err error) bool {
 
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	s.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		s.stmts.Delete(k)
+		return true
+	})
+	return s.db.Close()
+}
 
 // DB is the database handle.
 func (s *sqlStore) DB() *sql.DB { return s.db }

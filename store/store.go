@@ -45,6 +45,9 @@ type Store interface {
 	// Runs lists the runs matching f, newest first unless f.Sort says
 	// otherwise.
 	Runs(ctx context.Context, f RunFilter, page Page) ([]Run, error)
+	// RunList is Runs without the stored results, with each run's
+	// per-stream counts: what run lists show.
+	RunList(ctx context.Context, f RunFilter, page Page) ([]RunRow, error)
 	// ClaimRun marks a queued run (or a running one whose lease expired)
 	// running under a lease until leaseUntil. It returns [ErrBusy] while
 	// another run of the same pipeline holds a live lease, so a pipeline

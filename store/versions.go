@@ -188,7 +188,7 @@ func (s *sqlStore) ListPipelines(ctx context.Context, q PipelineQuery, page Page
 	// The id breaks ties, so pages do not overlap.
 	query += ` ORDER BY ` + order + dir + `, id LIMIT ? OFFSET ?`
 	args = append(args, page.Limit, page.Offset)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

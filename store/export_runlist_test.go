@@ -1,0 +1,11 @@
+package store
+
+// RunStreamsBackfill is the statement that fills runs.streams for runs
+// stored before the column existed.
+func RunStreamsBackfill(postgres bool) string {
+	stmts := runStreamsMigration.sqlite
+	if postgres {
+		stmts = runStreamsMigration.postgres
+	}
+	return stmts[len(stmts)-1]
+}

@@ -1,0 +1,223 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tributary-data/tributary/store"
+)
+
+func TestRunList(t *testing.T) {
+	each(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		_, sqlite := s.(*store.SQLite)
+		p := &store.Pipeline{Name: "orders"}
+		if err := s.CreatePipeline(ctx, p, json.RawMessage(`{"name":"orders"}`)); err != nil {
+			t.Fatal(err)
+		}
+		// A pipeline runs one run at a time: the second one ends a run
+		// while the first has one running.
+		p2 := &store.Pipeline{Name: "users"}
+		if err := s.CreatePipeline(ctx, p2, json.RawMessage(`{"name":"users"}`)); err != nil {
+			t.Fatal(err)
+		}
+		newRunOf := func(pipelineID string) string {
+			t.Helper()
+			r, err := s.CreateRun(ctx, store.NewRun{PipelineID: pipelineID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.ID
+		}
+		newRun := func() string { return newRunOf(p.ID) }
+		// A full result as the engine stores it: the counts sit among
+		// profiles, checks and timings, which lists leave out.
+		full := `{"run_id":"x","status":"succeeded","duration_ns":5,"streams":[
+			{"name":"users","read":10,"written":8,"quarantined":1,"filtered":1,"deduplicated":0,"duration_ns":3,"rows_per_second":2.5,
+			 "profile":[{"column":"id","null_ratio":0}],"checks":[{"name":"not_null","passed":true}]},
+			{"name":"orders","read":7,"written":4,"quarantined":0,"filtered":2,"deduplicated":1}],
+			"anomalies":[{"metric":"duration"}]}`
+		queued := newRun()
+
+		progress := newRun()
+		claimed, _, err := s.ClaimAttempt(ctx, progress, "w1", time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RenewAttempt(ctx, progress, claimed.Attempts, time.Now().Add(time.Minute), json.RawMessage(`{"streams":[{"name":"users","read":3,"written":2}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		// A renewal without progress keeps the last one.
+		if _, err := s.RenewAttempt(ctx, progress, claimed.Attempts, time.Now().Add(time.Minute), nil); err != nil {
+			t.Fatal(err)
+		}
+
+		ended := newRunOf(p2.ID)
+		if claimed, _, err = s.ClaimAttempt(ctx, ended, "w1", time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RenewAttempt(ctx, ended, claimed.Attempts, time.Now().Add(time.Minute), json.RawMessage(`{"streams":[{"name":"users","read":1}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EndAttempt(ctx, ended, claimed.Attempts, store.AttemptEnd{Outcome: store.AttemptSucceeded, Status: store.Succeeded, Result: json.RawMessage(full)}); err != nil {
+			t.Fatal(err)
+		}
+
+		finished := newRun()
+		// Fields missing or of another type read as "" and 0, entries that
+		// are not objects are left out: lists pass the counts on as the
+		// store wrote them.
+		if err := s.FinishRun(ctx, finished, store.Failed, "boom", json.RawMessage(`{"streams":[{"name":"b","read":1,"written":1},{"name":"a","read":2,"written":"3","filtered":null},7,{"name":4,"quarantined":2}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		noStreams := newRun()
+		if err := s.FinishRun(ctx, noStreams, store.Failed, "early", json.RawMessage(`{"error":"no source","streams":null}`)); err != nil {
+			t.Fatal(err)
+		}
+
+		want := map[string][]streamCount{
+			queued:   nil,
+			progress: {{Name: "users", Read: 3, Written: 2}},
+			ended: {
+				{Name: "users", Read: 10, Written: 8, Quarantined: 1, Filtered: 1},
+				{Name: "orders", Read: 7, Written: 4, Filtered: 2, Deduplicated: 1},
+			},
+			finished:  {{Name: "b", Read: 1, Written: 1}, {Name: "a", Read: 2}, {Quarantined: 2}},
+			noStreams: nil,
+		}
+		if sqlite {
+			// The embedded store keeps results as text: a result that is
+			// not JSON is stored as before, with no counts.
+			bad := newRun()
+			if err := s.FinishRun(ctx, bad, store.Failed, "", json.RawMessage(`{"streams":[`)); err != nil {
+				t.Fatalf("result that is not JSON: %v", err)
+			}
+			want[bad] = nil
+		}
+		check := func(t *testing.T) {
+			t.Helper()
+			rows, err := s.RunList(ctx, store.RunFilter{}, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != len(want) {
+				t.Fatalf("%d rows, want %d", len(rows), len(want))
+			}
+			for _, r := range rows {
+				w, ok := want[r.ID]
+				if !ok {
+					t.Fatalf("unexpected run %s", r.ID)
+				}
+				if got := streamCounts(t, r.Streams); !slices.Equal(got, w) {
+					t.Errorf("run %s streams %s, want %+v", r.ID, r.Streams, w)
+				}
+				if r.Result != nil {
+					t.Errorf("run %s: list row carries the result", r.ID)
+				}
+				full, err := s.Run(ctx, r.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				full.Result, full.LeaseUntil = nil, nil
+				if r.Run.ID != full.ID || r.Status != full.Status || r.Error != full.Error || r.Attempts != full.Attempts ||
+					r.Trigger != full.Trigger || r.Version != full.Version || !r.CreatedAt.Equal(full.CreatedAt) ||
+					!timeEq(r.StartedAt, full.StartedAt) || !timeEq(r.FinishedAt, full.FinishedAt) {
+					t.Errorf("row %+v, run %+v", r.Run, *full)
+				}
+			}
+		}
+		t.Run("written", check)
+
+		// Runs stored before the column existed get their counts from the
+		// migration's backfill.
+		db := s.(interface{ DB() *sql.DB }).DB()
+		if _, err := db.ExecContext(ctx, `UPDATE runs SET streams = NULL`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, store.RunStreamsBackfill(!sqlite)); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("backfilled", check)
+
+		// Lists agree with Runs on filters, order and pages.
+		for _, f := range []store.RunFilter{
+			{},
+			{Sort: store.SortOldest},
+			{Sort: store.SortLongest},
+			{Statuses: []store.RunStatus{store.Failed}},
+			{PipelineID: p.ID, Statuses: []store.RunStatus{store.Succeeded, store.Running}},
+		} {
+			for _, page := range []store.Page{{}, {Limit: 2, Offset: 1}} {
+				runs, err := s.Runs(ctx, f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := s.RunList(ctx, f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var a, b []string
+				for _, r := range runs {
+					a = append(a, r.ID)
+				}
+				for _, r := range rows {
+					b = append(b, r.ID)
+				}
+				if !slices.Equal(a, b) {
+					t.Errorf("filter %+v page %+v: RunList %v, Runs %v", f, page, b, a)
+				}
+			}
+		}
+		if _, err := s.RunList(ctx, store.RunFilter{Sort: "size"}, store.Page{}); err == nil {
+			t.Error("unknown sort accepted")
+		}
+	})
+}
+
+func timeEq(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+type streamCount struct {
+	Name                                               string
+	Read, Written, Quarantined, Filtered, Deduplicated int64
+}
+
+// streamCounts decodes a list row's counts, which must have the six
+// fields of the answer's contract in each entry with their types.
+func streamCounts(t *testing.T, raw json.RawMessage) []streamCount {
+	t.Helper()
+	if raw == nil {
+		return nil
+	}
+	var entries []map[string]any
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		t.Fatalf("counts %s: %v", raw, err)
+	}
+	var out []streamCount
+	for _, e := range entries {
+		if len(e) != 6 {
+			t.Errorf("counts entry %v: want six fields", e)
+		}
+		name, ok := e["name"].(string)
+		if !ok {
+			t.Errorf("counts entry %v: name is not a string", e)
+		}
+		n := func(k string) int64 {
+			f, ok := e[k].(float64)
+			if !ok {
+				t.Errorf("counts entry %v: %s is not a number", e, k)
+			}
+			return int64(f)
+		}
+		out = append(out, streamCount{name, n("read"), n("written"), n("quarantined"), n("filtered"), n("deduplicated")})
+	}
+	return out
+}
