@@ -91,34 +91,19 @@ type AttemptEnd struct {
 	RetryAt *time.Time
 }
 
-var attemptMigration = migration{
-	sqlite: []string{
-		`CREATE TABLE run_attempts (
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				attempt INTEGER NOT NULL,
-				worker TEXT NOT NULL,
-				started_at TIMESTAMP NOT NULL,
-				finished_at TIMESTAMP,
-				outcome TEXT NOT NULL DEFAULT '',
-				error TEXT NOT NULL DEFAULT '',
-				retry_at TIMESTAMP,
-				PRIMARY KEY (run_id, attempt))`,
-		`CREATE INDEX runs_lease ON runs (status, lease_until)`,
-	},
-	postgres: []string{
-		`CREATE TABLE run_attempts (
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				attempt INTEGER NOT NULL,
-				worker TEXT NOT NULL,
-				started_at TIMESTAMPTZ NOT NULL,
-				finished_at TIMESTAMPTZ,
-				outcome TEXT NOT NULL DEFAULT '',
-				error TEXT NOT NULL DEFAULT '',
-				retry_at TIMESTAMPTZ,
-				PRIMARY KEY (run_id, attempt))`,
-		`CREATE INDEX runs_lease ON runs (status, lease_until)`,
-	},
-}
+var attemptMigration = portable(
+	`CREATE TABLE run_attempts (
+		run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+		attempt INTEGER NOT NULL,
+		worker TEXT NOT NULL,
+		started_at TIMESTAMP NOT NULL,
+		finished_at TIMESTAMP,
+		outcome TEXT NOT NULL DEFAULT '',
+		error TEXT NOT NULL DEFAULT '',
+		retry_at TIMESTAMP,
+		PRIMARY KEY (run_id, attempt))`,
+	`CREATE INDEX runs_lease ON runs (status, lease_until)`,
+)
 
 const attemptCols = `run_id, attempt, worker, started_at, finished_at, outcome, error, retry_at`
 

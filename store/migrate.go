@@ -26,103 +26,55 @@ var migrations = []migration{
 	attemptMigration,
 	authMigration,
 	auditMigration,
+	runStreamsMigration,
 }
 
-var coreMigration = migration{
-	sqlite: []string{
-		`CREATE TABLE connections (
-				id TEXT PRIMARY KEY,
-				name TEXT NOT NULL UNIQUE,
-				connector TEXT NOT NULL,
-				config TEXT NOT NULL,
-				created_at TIMESTAMP NOT NULL,
-				updated_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE pipelines (
-				id TEXT PRIMARY KEY,
-				name TEXT NOT NULL UNIQUE,
-				version INTEGER NOT NULL,
-				enabled BOOLEAN NOT NULL,
-				created_at TIMESTAMP NOT NULL,
-				updated_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE pipeline_versions (
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				version INTEGER NOT NULL,
-				spec TEXT NOT NULL,
-				created_at TIMESTAMP NOT NULL,
-				PRIMARY KEY (pipeline_id, version))`,
-		`CREATE TABLE runs (
-				id TEXT PRIMARY KEY,
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				version INTEGER NOT NULL,
-				status TEXT NOT NULL,
-				full_refresh BOOLEAN NOT NULL,
-				error TEXT NOT NULL DEFAULT '',
-				result TEXT,
-				attempts INTEGER NOT NULL DEFAULT 0,
-				created_at TIMESTAMP NOT NULL,
-				started_at TIMESTAMP,
-				finished_at TIMESTAMP,
-				lease_until TIMESTAMP)`,
-		`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
-		`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
-		`CREATE TABLE run_logs (
-				id INTEGER PRIMARY KEY AUTOINCREMENT,
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				at TIMESTAMP NOT NULL,
-				level TEXT NOT NULL,
-				message TEXT NOT NULL)`,
-		`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
-	},
-	postgres: []string{
-		`CREATE TABLE connections (
-				id TEXT PRIMARY KEY,
-				name TEXT NOT NULL UNIQUE,
-				connector TEXT NOT NULL,
-				config JSONB NOT NULL,
-				created_at TIMESTAMPTZ NOT NULL,
-				updated_at TIMESTAMPTZ NOT NULL)`,
-		`CREATE TABLE pipelines (
-				id TEXT PRIMARY KEY,
-				name TEXT NOT NULL UNIQUE,
-				version INTEGER NOT NULL,
-				enabled BOOLEAN NOT NULL,
-				created_at TIMESTAMPTZ NOT NULL,
-				updated_at TIMESTAMPTZ NOT NULL)`,
-		`CREATE TABLE pipeline_versions (
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				version INTEGER NOT NULL,
-				spec JSONB NOT NULL,
-				created_at TIMESTAMPTZ NOT NULL,
-				PRIMARY KEY (pipeline_id, version))`,
-		`CREATE TABLE runs (
-				id TEXT PRIMARY KEY,
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				version INTEGER NOT NULL,
-				status TEXT NOT NULL,
-				full_refresh BOOLEAN NOT NULL,
-				error TEXT NOT NULL DEFAULT '',
-				result JSONB,
-				attempts INTEGER NOT NULL DEFAULT 0,
-				created_at TIMESTAMPTZ NOT NULL,
-				started_at TIMESTAMPTZ,
-				finished_at TIMESTAMPTZ,
-				lease_until TIMESTAMPTZ)`,
-		`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
-		`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
-		`CREATE TABLE run_logs (
-				id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				at TIMESTAMPTZ NOT NULL,
-				level TEXT NOT NULL,
-				message TEXT NOT NULL)`,
-		`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
-	},
-}
+var coreMigration = portable(
+	`CREATE TABLE connections (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		connector TEXT NOT NULL,
+		config JSON NOT NULL,
+		created_at TIMESTAMP NOT NULL,
+		updated_at TIMESTAMP NOT NULL)`,
+	`CREATE TABLE pipelines (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		version INTEGER NOT NULL,
+		enabled BOOLEAN NOT NULL,
+		created_at TIMESTAMP NOT NULL,
+		updated_at TIMESTAMP NOT NULL)`,
+	`CREATE TABLE pipeline_versions (
+		pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+		version INTEGER NOT NULL,
+		spec JSON NOT NULL,
+		created_at TIMESTAMP NOT NULL,
+		PRIMARY KEY (pipeline_id, version))`,
+	`CREATE TABLE runs (
+		id TEXT PRIMARY KEY,
+		pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+		version INTEGER NOT NULL,
+		status TEXT NOT NULL,
+		full_refresh BOOLEAN NOT NULL,
+		error TEXT NOT NULL DEFAULT '',
+		result JSON,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		created_at TIMESTAMP NOT NULL,
+		started_at TIMESTAMP,
+		finished_at TIMESTAMP,
+		lease_until TIMESTAMP)`,
+	`CREATE INDEX runs_pipeline ON runs (pipeline_id, created_at)`,
+	`CREATE INDEX runs_status ON runs (pipeline_id, status)`,
+	`CREATE TABLE run_logs (
+		id {id},
+		run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+		at TIMESTAMP NOT NULL,
+		level TEXT NOT NULL,
+		message TEXT NOT NULL)`,
+	`CREATE INDEX run_logs_run ON run_logs (run_id, id)`,
+)
 
-var runTriggerMigration = migration{
-	sqlite:   []string{`ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`},
-	postgres: []string{`ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`},
-}
+var runTriggerMigration = portable(`ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`)
 
 // migrate applies the migrations not yet applied, each in its own
 // transaction with its version row, so a crash leaves a whole step or none.

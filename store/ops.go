@@ -167,80 +167,42 @@ type PurgeResult struct {
 // workerKeep is how long a worker not seen stays listed.
 const workerKeep = 7 * 24 * time.Hour
 
-var opsMigration = migration{
-	sqlite: []string{
-		`CREATE TABLE run_stats (
-				run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-				pipeline_id TEXT NOT NULL,
-				status TEXT NOT NULL,
-				finished_at TIMESTAMP NOT NULL,
-				duration_ms INTEGER NOT NULL,
-				rows_read INTEGER NOT NULL,
-				rows_written INTEGER NOT NULL,
-				rows_quarantined INTEGER NOT NULL)`,
-		// Covering the figures of a time window, in the order they are read.
-		`CREATE INDEX run_stats_window ON run_stats (finished_at, run_id, pipeline_id, status, duration_ms, rows_read, rows_written, rows_quarantined)`,
-		`CREATE INDEX run_stats_pipeline ON run_stats (pipeline_id, finished_at)`,
-		// Finds the finished runs of a window without figures, and those to
-		// purge, without reading the runs' rows.
-		`CREATE INDEX runs_finished ON runs (finished_at, status, id)`,
-		// The order of the runs list, newest first: pages read in index
-		// order without sorting.
-		`CREATE INDEX runs_newest ON runs (created_at DESC, id)`,
-		`CREATE INDEX run_logs_at ON run_logs (at)`,
-		`CREATE INDEX run_quarantine_at ON run_quarantine (at)`,
-		`CREATE TABLE workers (
-				id TEXT PRIMARY KEY,
-				host TEXT NOT NULL,
-				pid INTEGER NOT NULL,
-				version TEXT NOT NULL,
-				started_at TIMESTAMP NOT NULL,
-				last_seen TIMESTAMP NOT NULL,
-				workers INTEGER NOT NULL,
-				runs_in_flight INTEGER NOT NULL,
-				stopped_at TIMESTAMP)`,
-		`CREATE TABLE settings (
-				key TEXT PRIMARY KEY,
-				value TEXT NOT NULL,
-				updated_at TIMESTAMP NOT NULL)`,
-	},
-	postgres: []string{
-		`CREATE TABLE run_stats (
-				run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-				pipeline_id TEXT NOT NULL,
-				status TEXT NOT NULL,
-				finished_at TIMESTAMPTZ NOT NULL,
-				duration_ms BIGINT NOT NULL,
-				rows_read BIGINT NOT NULL,
-				rows_written BIGINT NOT NULL,
-				rows_quarantined BIGINT NOT NULL)`,
-		// Covering the figures of a time window, in the order they are read.
-		`CREATE INDEX run_stats_window ON run_stats (finished_at, run_id, pipeline_id, status, duration_ms, rows_read, rows_written, rows_quarantined)`,
-		`CREATE INDEX run_stats_pipeline ON run_stats (pipeline_id, finished_at)`,
-		// Finds the finished runs of a window without figures, and those to
-		// purge, without reading the runs' rows.
-		`CREATE INDEX runs_finished ON runs (finished_at, status, id)`,
-		// The order of the runs list, newest first: pages read in index
-		// order without sorting.
-		`CREATE INDEX runs_newest ON runs (created_at DESC, id)`,
-		`CREATE INDEX run_logs_at ON run_logs (at)`,
-		`CREATE INDEX run_quarantine_at ON run_quarantine (at)`,
-		`CREATE TABLE workers (
-				id TEXT PRIMARY KEY,
-				host TEXT NOT NULL,
-				pid INTEGER NOT NULL,
-				version TEXT NOT NULL,
-				started_at TIMESTAMPTZ NOT NULL,
-				last_seen TIMESTAMPTZ NOT NULL,
-				workers INTEGER NOT NULL,
-				runs_in_flight INTEGER NOT NULL,
-				stopped_at TIMESTAMPTZ)`,
-		`CREATE TABLE settings (
-				key TEXT PRIMARY KEY,
-				value JSONB NOT NULL,
-				updated_at TIMESTAMPTZ NOT NULL)`,
-	},
-}
+var opsMigration = portable(
+	`CREATE TABLE run_stats (
+		run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+		pipeline_id TEXT NOT NULL,
+		status TEXT NOT NULL,
+		finished_at TIMESTAMP NOT NULL,
+		duration_ms BIGINT NOT NULL,
+		rows_read BIGINT NOT NULL,
+		rows_written BIGINT NOT NULL,
+		rows_quarantined BIGINT NOT NULL)`,
+	// Covering the figures of a time window, in the order they are read.
+	`CREATE INDEX run_stats_window ON run_stats (finished_at, run_id, pipeline_id, status, duration_ms, rows_read, rows_written, rows_quarantined)`,
+	`CREATE INDEX run_stats_pipeline ON run_stats (pipeline_id, finished_at)`,
+	// Finds the finished runs of a window without figures, and those to
+	// purge, without reading the runs' rows.
+	`CREATE INDEX runs_finished ON runs (finished_at, status, id)`,
+	// The order of the runs list, newest first: pages read in index
+	// order without sorting.
+	`CREATE INDEX runs_newest ON runs (created_at DESC, id)`,
+	`CREATE INDEX run_logs_at ON run_logs (at)`,
+	`CREATE INDEX run_quarantine_at ON run_quarantine (at)`,
+	`CREATE TABLE workers (
+		id TEXT PRIMARY KEY,
+		host TEXT NOT NULL,
+		pid INTEGER NOT NULL,
+		version TEXT NOT NULL,
+		started_at TIMESTAMP NOT NULL,
+		last_seen TIMESTAMP NOT NULL,
+		workers INTEGER NOT NULL,
+		runs_in_flight INTEGER NOT NULL,
+		stopped_at TIMESTAMP)`,
+	`CREATE TABLE settings (
+		key TEXT PRIMARY KEY,
+		value JSON NOT NULL,
+		updated_at TIMESTAMP NOT NULL)`,
+)
 
 // runTotals sums the per-stream counts of a stored result.
 func runTotals(result []byte) (read, written, quarantined int64, duration time.Duration) {

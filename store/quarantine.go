@@ -65,52 +65,28 @@ type QuarantineCount struct {
 	Kept int64 `json:"kept"`
 }
 
-var quarantineMigration = migration{
-	sqlite: []string{
-		`CREATE TABLE run_quarantine (
-				id INTEGER PRIMARY KEY AUTOINCREMENT,
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				stream TEXT NOT NULL,
-				origin TEXT NOT NULL,
-				raw TEXT NOT NULL,
-				reason TEXT NOT NULL,
-				step TEXT NOT NULL,
-				at TIMESTAMP NOT NULL)`,
-		`CREATE INDEX run_quarantine_run ON run_quarantine (run_id, stream, id)`,
-		`CREATE TABLE run_quarantine_counts (
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				stream TEXT NOT NULL,
-				total INTEGER NOT NULL,
-				kept INTEGER NOT NULL,
-				PRIMARY KEY (run_id, stream))`,
-		`ALTER TABLE runs ADD COLUMN replay_of TEXT REFERENCES runs(id) ON DELETE SET NULL`,
-		`CREATE INDEX runs_created ON runs (created_at)`,
-		`CREATE INDEX runs_status_created ON runs (status, created_at)`,
-		`CREATE INDEX runs_trigger_created ON runs (triggered_by, created_at)`,
-	},
-	postgres: []string{
-		`CREATE TABLE run_quarantine (
-				id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				stream TEXT NOT NULL,
-				origin TEXT NOT NULL,
-				raw TEXT NOT NULL,
-				reason TEXT NOT NULL,
-				step TEXT NOT NULL,
-				at TIMESTAMPTZ NOT NULL)`,
-		`CREATE INDEX run_quarantine_run ON run_quarantine (run_id, stream, id)`,
-		`CREATE TABLE run_quarantine_counts (
-				run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-				stream TEXT NOT NULL,
-				total BIGINT NOT NULL,
-				kept BIGINT NOT NULL,
-				PRIMARY KEY (run_id, stream))`,
-		`ALTER TABLE runs ADD COLUMN replay_of TEXT REFERENCES runs(id) ON DELETE SET NULL`,
-		`CREATE INDEX runs_created ON runs (created_at)`,
-		`CREATE INDEX runs_status_created ON runs (status, created_at)`,
-		`CREATE INDEX runs_trigger_created ON runs (triggered_by, created_at)`,
-	},
-}
+var quarantineMigration = portable(
+	`CREATE TABLE run_quarantine (
+		id {id},
+		run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+		stream TEXT NOT NULL,
+		origin TEXT NOT NULL,
+		raw TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		step TEXT NOT NULL,
+		at TIMESTAMP NOT NULL)`,
+	`CREATE INDEX run_quarantine_run ON run_quarantine (run_id, stream, id)`,
+	`CREATE TABLE run_quarantine_counts (
+		run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+		stream TEXT NOT NULL,
+		total BIGINT NOT NULL,
+		kept BIGINT NOT NULL,
+		PRIMARY KEY (run_id, stream))`,
+	`ALTER TABLE runs ADD COLUMN replay_of TEXT REFERENCES runs(id) ON DELETE SET NULL`,
+	`CREATE INDEX runs_created ON runs (created_at)`,
+	`CREATE INDEX runs_status_created ON runs (status, created_at)`,
+	`CREATE INDEX runs_trigger_created ON runs (triggered_by, created_at)`,
+)
 
 func (s *sqlStore) AddQuarantined(ctx context.Context, runID string, rows []QuarantinedRow) error {
 	if len(rows) == 0 {

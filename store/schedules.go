@@ -115,46 +115,25 @@ type Slot struct {
 	Late bool `json:"late"`
 }
 
-var scheduleMigration = migration{
-	sqlite: []string{
-		`CREATE TABLE pipeline_schedules (
-				pipeline_id TEXT PRIMARY KEY REFERENCES pipelines(id) ON DELETE CASCADE,
-				schedule TEXT NOT NULL,
-				next_slot TIMESTAMP NOT NULL,
-				updated_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE schedule_slots (
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				slot TIMESTAMP NOT NULL,
-				run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
-				skipped TEXT NOT NULL DEFAULT '',
-				fired_at TIMESTAMP NOT NULL,
-				late_at TIMESTAMP NOT NULL,
-				settled BOOLEAN NOT NULL DEFAULT FALSE,
-				late BOOLEAN NOT NULL DEFAULT FALSE,
-				PRIMARY KEY (pipeline_id, slot))`,
-		`CREATE INDEX schedule_slots_unsettled ON schedule_slots (settled, late_at)`,
-		`CREATE INDEX schedule_slots_run ON schedule_slots (run_id)`,
-	},
-	postgres: []string{
-		`CREATE TABLE pipeline_schedules (
-				pipeline_id TEXT PRIMARY KEY REFERENCES pipelines(id) ON DELETE CASCADE,
-				schedule TEXT NOT NULL,
-				next_slot TIMESTAMPTZ NOT NULL,
-				updated_at TIMESTAMPTZ NOT NULL)`,
-		`CREATE TABLE schedule_slots (
-				pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
-				slot TIMESTAMPTZ NOT NULL,
-				run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
-				skipped TEXT NOT NULL DEFAULT '',
-				fired_at TIMESTAMPTZ NOT NULL,
-				late_at TIMESTAMPTZ NOT NULL,
-				settled BOOLEAN NOT NULL DEFAULT FALSE,
-				late BOOLEAN NOT NULL DEFAULT FALSE,
-				PRIMARY KEY (pipeline_id, slot))`,
-		`CREATE INDEX schedule_slots_unsettled ON schedule_slots (settled, late_at) WHERE NOT settled`,
-		`CREATE INDEX schedule_slots_run ON schedule_slots (run_id)`,
-	},
-}
+var scheduleMigration = portable(
+	`CREATE TABLE pipeline_schedules (
+		pipeline_id TEXT PRIMARY KEY REFERENCES pipelines(id) ON DELETE CASCADE,
+		schedule TEXT NOT NULL,
+		next_slot TIMESTAMP NOT NULL,
+		updated_at TIMESTAMP NOT NULL)`,
+	`CREATE TABLE schedule_slots (
+		pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+		slot TIMESTAMP NOT NULL,
+		run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+		skipped TEXT NOT NULL DEFAULT '',
+		fired_at TIMESTAMP NOT NULL,
+		late_at TIMESTAMP NOT NULL,
+		settled BOOLEAN NOT NULL DEFAULT FALSE,
+		late BOOLEAN NOT NULL DEFAULT FALSE,
+		PRIMARY KEY (pipeline_id, slot))`,
+	`CREATE INDEX schedule_slots_unsettled ON schedule_slots (settled, late_at) WHERE NOT settled`,
+	`CREATE INDEX schedule_slots_run ON schedule_slots (run_id)`,
+)
 
 func (s *sqlStore) AllPipelines(ctx context.Context) ([]Pipeline, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+pipeCols+` FROM pipelines ORDER BY name`)
