@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/pipeline"
 	"github.com/tributary-data/tributary/store"
@@ -378,7 +379,11 @@ func (r *Runner) loadSpec(ctx context.Context, run *store.Run) (*pipeline.Spec, 
 
 // ResolveConnections replaces `connection: NAME` of the spec's source and
 // destination with the stored connection's connector and config; config
-// keys given in the spec override the connection's.
+// keys given in the spec override the connection's. One connection serves
+// both roles, so a key of the connection that only the other role of its
+// connector takes (a Postgres destination's `schema` when the connection
+// is read as a source) is left out; keys neither role knows stay, and
+// validation names them.
 func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec) error {
 	var errs pipeline.Errors
 	resolve := func(path string, conn *string, name *string, cfg *map[string]any) {
@@ -397,6 +402,9 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 		if merged == nil {
 			merged = map[string]any{}
 		}
+		for key := range otherRoleOnly(c.Connector, path == "source") {
+			delete(merged, key)
+		}
 		maps.Copy(merged, *cfg)
 		*name, *cfg, *conn = c.Connector, merged, ""
 	}
@@ -406,6 +414,42 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 		return errs
 	}
 	return nil
+}
+
+// otherRoleOnly returns the config keys that connector declares for the
+// role it is not used in here, and not for this one.
+func otherRoleOnly(name string, source bool) map[string]bool {
+	info, ok := connector.Lookup(name)
+	if !ok || info.Source == nil || info.Destination == nil {
+		return nil
+	}
+	this, other := info.Source, info.Destination
+	if !source {
+		this, other = other, this
+	}
+	known := configKeys(this.Config)
+	out := map[string]bool{}
+	for key := range configKeys(other.Config) {
+		if !known[key] {
+			out[key] = true
+		}
+	}
+	return out
+}
+
+// configKeys returns the top-level properties of a config JSON Schema.
+func configKeys(schema json.RawMessage) map[string]bool {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return nil
+	}
+	out := make(map[string]bool, len(s.Properties))
+	for key := range s.Properties {
+		out[key] = true
+	}
+	return out
 }
 
 // fail records a run that could not start (its pipeline, spec or
