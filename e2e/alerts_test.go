@@ -104,7 +104,7 @@ func TestAlertsWebhook(t *testing.T) {
 						t.Error(err)
 					}
 				})
-				env = append(env, "TRIBUTARY_DATABASE_URL="+pgURL+"&search_path="+meta)
+				env = append(env, pgStoreEnv(pgURL+"&search_path="+meta)...)
 			}
 			hook := &signedHook{secret: "e2e-shared-secret"}
 			receiver := httptest.NewServer(hook)

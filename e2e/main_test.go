@@ -130,3 +130,13 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 	}
 	return n
 }
+
+// testSecretKey encrypts stored secrets in tests whose processes share a
+// PostgreSQL store: every host needs the same key.
+const testSecretKey = "dHJpYnV0YXJ5LWUyZS1zZWNyZXQta2V5LTMyYnl0ZXM="
+
+// pgStoreEnv is the environment of a process on the PostgreSQL store at
+// url, with the secret key all its processes share.
+func pgStoreEnv(url string) []string {
+	return []string{"TRIBUTARY_DATABASE_URL=" + url, "TRIBUTARY_SECRET_KEY=" + testSecretKey}
+}

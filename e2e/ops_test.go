@@ -97,7 +97,7 @@ func TestOps(t *testing.T) {
 			t.Parallel()
 			var env []string
 			if kind == "postgres" {
-				env = append(env, "TRIBUTARY_DATABASE_URL="+pgSchema(t))
+				env = append(env, pgStoreEnv(pgSchema(t))...)
 			}
 			dir := t.TempDir()
 			csv := filepath.Join(dir, "people.csv")
@@ -348,7 +348,7 @@ func TestBackupPostgresGuidance(t *testing.T) {
 // executes a run; its counters are scrapeable on --metrics-addr, and the
 // health page lists it.
 func TestWorkerMetrics(t *testing.T) {
-	env := []string{"TRIBUTARY_DATABASE_URL=" + pgSchema(t)}
+	env := pgStoreEnv(pgSchema(t))
 	dir := t.TempDir()
 	csv := filepath.Join(dir, "people.csv")
 	writeFile(t, csv, "id,name\n1,Ann\n2,Bob\n3,Joe\n")
@@ -427,7 +427,7 @@ func TestWorkerMetrics(t *testing.T) {
 // 100 days ago goes with its logs, a recent one stays.
 func TestRetentionPurgeOnStart(t *testing.T) {
 	url := pgSchema(t)
-	env := []string{"TRIBUTARY_DATABASE_URL=" + url}
+	env := pgStoreEnv(url)
 	conn := needPostgres(t)
 	schema := url[strings.LastIndex(url, "=")+1:]
 	dir := t.TempDir()

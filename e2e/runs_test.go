@@ -216,7 +216,7 @@ func TestRuns(t *testing.T) {
 						t.Error(err)
 					}
 				})
-				env = append(env, "TRIBUTARY_DATABASE_URL="+pgURL+"&search_path="+meta)
+				env = append(env, pgStoreEnv(pgURL+"&search_path="+meta)...)
 			}
 			dir := t.TempDir()
 			data, big := filepath.Join(dir, "people"), filepath.Join(dir, "big")

@@ -316,7 +316,7 @@ func TestScaleOut(t *testing.T) {
 	conn := needPostgres(t)
 	ss := pgSchemas(t, conn, "e2e_scale_meta", "e2e_scale")
 	meta, dest := ss[0], ss[1]
-	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+	env := pgStoreEnv(pgURL + "&search_path=" + meta)
 	dir := t.TempDir()
 	s := serve(t, dir, env, "--workers", "0")
 	var workers []*workerProc
@@ -412,7 +412,7 @@ func TestWorkerLostMidRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ss := pgSchemas(t, conn, "e2e_lost_meta", "e2e_lost")
 			meta, dest := ss[0], ss[1]
-			env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+			env := pgStoreEnv(pgURL + "&search_path=" + meta)
 			s := serve(t, dir, env, "--workers", "0")
 			workers := []*workerProc{
 				startWorker(t, dir, env, "--workers", "1", "--rescue-after", "4s"),
@@ -500,7 +500,7 @@ func TestDestinationOutage(t *testing.T) {
 	conn := needPostgres(t)
 	meta := pgSchemas(t, conn, "e2e_outage_meta")[0]
 	pg := pgcluster.Start(t)
-	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+	env := pgStoreEnv(pgURL + "&search_path=" + meta)
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "data", "rows"), total, total/4)
 	s := serve(t, dir, env)

@@ -42,7 +42,7 @@ func TestServeSchedulesAndDependencies(t *testing.T) {
 						t.Error(err)
 					}
 				})
-				env = append(env, "TRIBUTARY_DATABASE_URL="+pgURL+"&search_path="+meta)
+				env = append(env, pgStoreEnv(pgURL+"&search_path="+meta)...)
 			}
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "data", "people.csv"), "id,name\n1,Ann\n2,Bob\n")
@@ -189,7 +189,7 @@ func TestSchedulerRunsInWorkers(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	env := []string{"TRIBUTARY_DATABASE_URL=" + pgURL + "&search_path=" + meta}
+	env := pgStoreEnv(pgURL + "&search_path=" + meta)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "data", "people.csv"), "id,name\n1,Ann\n2,Bob\n")
 	s := serve(t, dir, env, "--workers", "0")

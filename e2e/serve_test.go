@@ -160,7 +160,7 @@ func TestServe(t *testing.T) {
 				if _, err := conn.Exec(ctx, `CREATE SCHEMA `+meta); err != nil {
 					t.Fatal(err)
 				}
-				env = append(env, "TRIBUTARY_DATABASE_URL="+pgURL+"&search_path="+meta)
+				env = append(env, pgStoreEnv(pgURL+"&search_path="+meta)...)
 			}
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "data", "people.csv"), "id,name,amount\n1,Ann,1.50\n2,Bob,2.25\n3,Eve,not a number\n4,Joe,4\n")

@@ -80,6 +80,21 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 	return kr, nil
 }
 
+// ErrNoSharedKey says a store several hosts share has no key they share.
+var ErrNoSharedKey = errors.New("a PostgreSQL store is shared by every host that opens it, so they need one key: set " + KeyEnv + " (32 random bytes in base64, e.g. openssl rand -base64 32) on each")
+
+// LoadShared reads the keys of a store several hosts may share: from
+// TRIBUTARY_SECRET_KEY or an existing key file in dataDir, never a key
+// generated here, which other hosts would not have.
+func LoadShared(dataDir string) (*Keyring, error) {
+	if os.Getenv(KeyEnv) == "" {
+		if _, err := os.Stat(filepath.Join(dataDir, KeyFile)); errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNoSharedKey
+		}
+	}
+	return Load(dataDir)
+}
+
 // Load reads the keys from TRIBUTARY_SECRET_KEY, or else from the key
 // file in dataDir, generating it (mode 0600) on first use.
 func Load(dataDir string) (*Keyring, error) {

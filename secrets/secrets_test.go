@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,39 @@ func TestKeyringRejects(t *testing.T) {
 	}
 	if _, err := secrets.Load(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable key file: %v", err)
+	}
+}
+
+// TestLoadShared: a store several hosts share never gets a key generated
+// by one of them.
+func TestLoadShared(t *testing.T) {
+	withFile := t.TempDir()
+	if _, err := secrets.Load(withFile); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, env, dir string
+		ok             bool
+	}{
+		{"key in the environment", "dHJpYnV0YXJ5LWUyZS1zZWNyZXQta2V5LTMyYnl0ZXM=", t.TempDir(), true},
+		{"existing key file", "", withFile, true},
+		{"neither", "", t.TempDir(), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(secrets.KeyEnv, c.env)
+			_, err := secrets.LoadShared(c.dir)
+			if c.ok != (err == nil) {
+				t.Fatalf("err = %v", err)
+			}
+			if !c.ok {
+				if !errors.Is(err, secrets.ErrNoSharedKey) {
+					t.Fatalf("err = %v, want ErrNoSharedKey", err)
+				}
+				if _, err := os.Stat(filepath.Join(c.dir, secrets.KeyFile)); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("a key file was generated: %v", err)
+				}
+			}
+		})
 	}
 }

@@ -13,7 +13,11 @@ import (
 // storeSecrets is the sealer that encrypts secret config fields at rest
 // under the keys of TRIBUTARY_SECRET_KEY or the data directory's key file.
 func storeSecrets(dataDir string) (store.Sealer, *secrets.Keyring, error) {
-	keys, err := secrets.Load(dataDir)
+	load := secrets.Load
+	if os.Getenv(databaseURLEnv) != "" {
+		load = secrets.LoadShared
+	}
+	keys, err := load(dataDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret key: %w", err)
 	}
