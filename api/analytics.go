@@ -317,9 +317,12 @@ func (s *server) analytics(api huma.API) {
 	}, func(ctx context.Context, in *struct {
 		By    string `query:"by" enum:"rows,failures,duration" default:"rows"`
 		Limit int    `query:"limit" minimum:"1" maximum:"100" default:"10"`
-		figuresIn
+		// The window's parameters are spelled out: huma reads no
+		// parameters of an embedded unexported struct.
+		From string `query:"from" doc:"Start of the window, RFC 3339 or YYYY-MM-DD (UTC); 7 days before 'to' when empty" example:"2026-11-18T00:00:00Z"`
+		To   string `query:"to" doc:"End of the window (exclusive); now when empty" example:"2026-11-25T00:00:00Z"`
 	}) (*topOut, error) {
-		w, figs, err := s.figures(ctx, in.figuresIn)
+		w, figs, err := s.figures(ctx, figuresIn{From: in.From, To: in.To})
 		if err != nil {
 			return nil, err
 		}

@@ -219,6 +219,15 @@ func TestAnalytics(t *testing.T) {
 				t.Errorf("top by duration %+v", top.Items)
 			}
 
+			e.get("/api/v1/analytics/top?by=rows&from=2001-01-01&to=2001-02-01", &top)
+			if len(top.Items) != 0 || !top.Window.From.Equal(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)) {
+				t.Errorf("top of an empty window %+v", top)
+			}
+			var bad problem
+			if code := e.call("GET", "/api/v1/analytics/top?to=2026-13-01", nil, &bad); code != 422 || !bad.at("query.to") {
+				t.Errorf("top with a bad window: %d %+v, want 422 at query.to", code, bad)
+			}
+
 			var durs api.Durations
 			e.get("/api/v1/analytics/durations", &durs)
 			if durs.Overall.Runs != 3 || durs.Overall.P50Seconds != 2 || durs.Overall.P95Seconds != 3 || durs.Overall.MaxSeconds != 3 {
