@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -101,9 +102,10 @@ func (s *server) connections(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-connections", Method: http.MethodGet, Path: "/api/v1/connections", Tags: []string{"connections"},
-		Summary: "List connections by name",
-	}, func(ctx context.Context, in *PageIn) (*connectionsOut, error) {
-		cs, err := s.store.Connections(ctx, in.page())
+		Summary: "List connections, filtered by name and connector, sorted",
+	}, func(ctx context.Context, in *connectionListIn) (*connectionsOut, error) {
+		q := store.ConnectionQuery{NameContains: in.Name, Connector: in.Connector, Sort: strings.TrimPrefix(in.Sort, "-"), Desc: strings.HasPrefix(in.Sort, "-")}
+		cs, err := s.store.ListConnections(ctx, q, in.page())
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
@@ -111,7 +113,7 @@ func (s *server) connections(api huma.API) {
 		for i := range cs {
 			items[i] = masked(&cs[i])
 		}
-		return &connectionsOut{Body: list(items, *in)}, nil
+		return &connectionsOut{Body: list(items, in.PageIn)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-connection", Method: http.MethodGet, Path: "/api/v1/connections/{id}", Tags: []string{"connections"},
@@ -163,4 +165,11 @@ func (s *server) connections(api huma.API) {
 		}
 		return nil, nil
 	})
+}
+
+type connectionListIn struct {
+	PageIn
+	Name      string `query:"name" doc:"Keep connections whose name contains this, ignoring case"`
+	Connector string `query:"connector" doc:"Keep connections of this connector"`
+	Sort      string `query:"sort" enum:"name,-name,created_at,-created_at,updated_at,-updated_at" default:"name" doc:"Sort key; a leading - sorts descending"`
 }

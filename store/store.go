@@ -18,6 +18,7 @@ type Store interface {
 	AttemptStore
 	AuthStore
 	AuditStore
+	ConnectionLister
 
 	CreateConnection(ctx context.Context, c *Connection) error
 	// UpdateConnection replaces the connector and config of the connection
