@@ -26,8 +26,8 @@ export const auth = {
 // ApiError carries the problem+json answer of a failed call.
 export class ApiError extends Error {
   readonly status: number;
-  readonly problem?: Problem;
-  constructor(status: number, problem?: Problem, message?: string) {
+  readonly problem?: Partial<Problem>;
+  constructor(status: number, problem?: Partial<Problem>, message?: string) {
     super(message ?? problem?.detail ?? problem?.title ?? `request failed with status ${status}`);
     this.name = "ApiError";
     this.status = status;
@@ -39,19 +39,21 @@ export function authHeaders(token = auth.get()): Record<string, string> {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-const bearer: Middleware = {
-  onRequest({ request }) {
-    const token = auth.get();
-    if (token && !request.headers.has("Authorization")) {
-      request.headers.set("Authorization", `Bearer ${token}`);
-    }
-    return request;
-  },
-};
+function bearer(token: () => string | null): Middleware {
+  return {
+    onRequest({ request }) {
+      const t = token();
+      if (t && !request.headers.has("Authorization")) {
+        request.headers.set("Authorization", `Bearer ${t}`);
+      }
+      return request;
+    },
+  };
+}
 
-export function createApi(baseUrl = "", fetchImpl?: typeof fetch) {
+export function createApi(baseUrl = "", fetchImpl?: typeof fetch, token: () => string | null = auth.get) {
   const client = createClient<paths>({ baseUrl, fetch: fetchImpl });
-  client.use(bearer);
+  client.use(bearer(token));
   return client;
 }
 

@@ -390,7 +390,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List connections by name */
+        /** List connections, filtered by name and connector, sorted */
         get: operations["list-connections"];
         put?: never;
         /** Create a connection */
@@ -2866,6 +2866,10 @@ export interface operations {
             query?: {
                 by?: "rows" | "failures" | "duration";
                 limit?: number;
+                /** @description Start of the window, RFC 3339 or YYYY-MM-DD (UTC); 7 days before 'to' when empty */
+                from?: string;
+                /** @description End of the window (exclusive); now when empty */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -3205,6 +3209,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip */
                 offset?: number;
+                /** @description Keep connections whose name contains this, ignoring case */
+                name?: string;
+                /** @description Keep connections of this connector */
+                connector?: string;
+                /** @description Sort key; a leading - sorts descending */
+                sort?: "name" | "-name" | "created_at" | "-created_at" | "updated_at" | "-updated_at";
             };
             header?: never;
             path?: never;

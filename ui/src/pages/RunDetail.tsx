@@ -68,7 +68,7 @@ export function RunDetail() {
       )}
       <div className="grid grid-cols-1 gap-4">
         <Card title="Summary">
-          <dl className="grid grid-cols-1 gap-x-6 gap-y-2 sm:grid-cols-2 lg:grid-cols-4">
+          <dl className="grid grid-cols-2 gap-x-6 gap-y-2 lg:grid-cols-4">
             <Field label="Status">
               <span aria-live="polite" data-testid="run-status">
                 <StatusBadge status={r.status} />
@@ -236,9 +236,9 @@ function Quarantine({ runId, done }: { runId: string; done: boolean }) {
             <tr key={row.id} className="align-top">
               <td className="px-3 py-2">{row.stream}</td>
               <td className="px-3 py-2">{row.step}</td>
-              <td className="px-3 py-2 text-red-900">{row.reason}</td>
-              <td className="px-3 py-2 font-mono text-xs break-all">{row.origin}</td>
-              <td className="px-3 py-2 font-mono text-xs break-all">{row.raw ?? JSON.stringify(row.row)}</td>
+              <td className="min-w-48 px-3 py-2 text-red-900">{row.reason}</td>
+              <td className="min-w-48 px-3 py-2 font-mono text-xs break-all">{row.origin}</td>
+              <td className="min-w-64 px-3 py-2 font-mono text-xs break-all">{row.raw ?? JSON.stringify(row.row)}</td>
             </tr>
           ))}
         </tbody>
