@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"sync"
 	"time"
 
@@ -44,38 +43,14 @@ type Run struct {
 	StartedAt   *time.Time      `json:"started_at,omitempty"`
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	// DurationSeconds is from start to finish, or to now while running.
-	DurationSeconds *float64   `json:"duration_seconds,omitempty" doc:"From start to finish; so far while running"`
-	Streams         StreamList `json:"streams"`
-	Result          any        `json:"result,omitempty" doc:"The engine's full result (profiles, checks, merges) once finished; only on GET of one run"`
-}
-
-// StreamList is a run's per-stream counts, a JSON array of [StreamCounts].
-// Lists pass on the array the store keeps beside the result as it is:
-// decoding and encoding it again took a sixth of a list's CPU time.
-type StreamList struct {
-	counts []StreamCounts
-	raw    json.RawMessage
-}
-
-// MarshalJSON writes the counts, [] when there are none.
-func (l StreamList) MarshalJSON() ([]byte, error) {
-	switch {
-	case len(l.raw) > 0:
-		return l.raw, nil
-	case len(l.counts) > 0:
-		return json.Marshal(l.counts)
-	}
-	return []byte("[]"), nil
-}
-
-// Schema describes a StreamList as the array it is.
-func (StreamList) Schema(r huma.Registry) *huma.Schema {
-	return r.Schema(reflect.TypeFor[[]StreamCounts](), true, "")
+	DurationSeconds *float64       `json:"duration_seconds,omitempty" doc:"From start to finish; so far while running"`
+	Streams         []StreamCounts `json:"streams"`
+	Result          any            `json:"result,omitempty" doc:"The engine's full result (profiles, checks, merges) once finished; only on GET of one run"`
 }
 
 func runOf(r *store.Run, full bool) Run {
 	out := Run{ID: r.ID, PipelineID: r.PipelineID, Version: r.Version, Status: r.Status, Trigger: r.Trigger, FullRefresh: r.FullRefresh,
-		Error: r.Error, Attempts: r.Attempts, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		Error: r.Error, Attempts: r.Attempts, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Streams: []StreamCounts{}}
 	if r.StartedAt != nil {
 		end := time.Now()
 		if r.FinishedAt != nil {
@@ -86,8 +61,8 @@ func runOf(r *store.Run, full bool) Run {
 	}
 	if len(r.Result) > 0 {
 		var res struct{ Streams []StreamCounts }
-		if json.Unmarshal(r.Result, &res) == nil {
-			out.Streams.counts = res.Streams
+		if json.Unmarshal(r.Result, &res) == nil && res.Streams != nil {
+			out.Streams = res.Streams
 		}
 		if full && r.Status.Done() {
 			_ = json.Unmarshal(r.Result, &out.Result)
@@ -100,7 +75,12 @@ func runOf(r *store.Run, full bool) Run {
 // from the result.
 func runRowOf(r *store.RunRow) Run {
 	out := runOf(&r.Run, false)
-	out.Streams.raw = r.Streams
+	if len(r.Streams) > 0 {
+		out.Streams = make([]StreamCounts, len(r.Streams))
+		for i, c := range r.Streams {
+			out.Streams[i] = StreamCounts(c)
+		}
+	}
 	return out
 }
 

@@ -9,3 +9,6 @@ func RunStreamsBackfill(postgres bool) string {
 	}
 	return stmts[len(stmts)-1]
 }
+
+// ParseStreamCounts reads the streams column.
+var ParseStreamCounts = parseStreamCounts

@@ -71,7 +71,7 @@ func TestRunList(t *testing.T) {
 		// Fields missing or of another type read as "" and 0, entries that
 		// are not objects are left out: lists pass the counts on as the
 		// store wrote them.
-		if err := s.FinishRun(ctx, finished, store.Failed, "boom", json.RawMessage(`{"streams":[{"name":"b","read":1,"written":1},{"name":"a","read":2,"written":"3","filtered":null},7,{"name":4,"quarantined":2}]}`)); err != nil {
+		if err := s.FinishRun(ctx, finished, store.Failed, "boom", json.RawMessage(`{"streams":[{"name":"b","read":1,"written":1},{"name":"a","read":2,"written":"3","filtered":null,"deduplicated":2.7},7,{"name":4,"quarantined":2}]}`)); err != nil {
 			t.Fatal(err)
 		}
 		noStreams := newRun()
@@ -79,14 +79,14 @@ func TestRunList(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		want := map[string][]streamCount{
+		want := map[string][]store.StreamCount{
 			queued:   nil,
 			progress: {{Name: "users", Read: 3, Written: 2}},
 			ended: {
 				{Name: "users", Read: 10, Written: 8, Quarantined: 1, Filtered: 1},
 				{Name: "orders", Read: 7, Written: 4, Filtered: 2, Deduplicated: 1},
 			},
-			finished:  {{Name: "b", Read: 1, Written: 1}, {Name: "a", Read: 2}, {Quarantined: 2}},
+			finished:  {{Name: "b", Read: 1, Written: 1}, {Name: "a", Read: 2, Deduplicated: 2}, {Quarantined: 2}},
 			noStreams: nil,
 		}
 		if sqlite {
@@ -112,8 +112,8 @@ func TestRunList(t *testing.T) {
 				if !ok {
 					t.Fatalf("unexpected run %s", r.ID)
 				}
-				if got := streamCounts(t, r.Streams); !slices.Equal(got, w) {
-					t.Errorf("run %s streams %s, want %+v", r.ID, r.Streams, w)
+				if !slices.Equal(r.Streams, w) {
+					t.Errorf("run %s streams %+v, want %+v", r.ID, r.Streams, w)
 				}
 				if r.Result != nil {
 					t.Errorf("run %s: list row carries the result", r.ID)
@@ -185,39 +185,36 @@ func timeEq(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-type streamCount struct {
-	Name                                               string
-	Read, Written, Quarantined, Filtered, Deduplicated int64
-}
-
-// streamCounts decodes a list row's counts, which must have the six
-// fields of the answer's contract in each entry with their types.
-func streamCounts(t *testing.T, raw json.RawMessage) []streamCount {
-	t.Helper()
-	if raw == nil {
-		return nil
-	}
-	var entries []map[string]any
-	if err := json.Unmarshal(raw, &entries); err != nil {
-		t.Fatalf("counts %s: %v", raw, err)
-	}
-	var out []streamCount
-	for _, e := range entries {
-		if len(e) != 6 {
-			t.Errorf("counts entry %v: want six fields", e)
-		}
-		name, ok := e["name"].(string)
-		if !ok {
-			t.Errorf("counts entry %v: name is not a string", e)
-		}
-		n := func(k string) int64 {
-			f, ok := e[k].(float64)
-			if !ok {
-				t.Errorf("counts entry %v: %s is not a number", e, k)
+func TestParseStreamCounts(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     []store.StreamCount
+		err      bool
+	}{
+		{"empty", `[]`, []store.StreamCount{}, false},
+		{"sqlite", `[{"name":"a","read":1,"written":2,"quarantined":3,"filtered":4,"deduplicated":5},{"name":"b","read":0,"written":0,"quarantined":0,"filtered":0,"deduplicated":0}]`,
+			[]store.StreamCount{{"a", 1, 2, 3, 4, 5}, {Name: "b"}}, false},
+		{"postgres", `[{"name": "a", "read": 1, "written": 2, "filtered": 4, "quarantined": 3, "deduplicated": 5}]`,
+			[]store.StreamCount{{"a", 1, 2, 3, 4, 5}}, false},
+		{"spaces", " [ { \"read\" : -7 ,\n\"name\":\"x y\" } ] ", []store.StreamCount{{Name: "x y", Read: -7}}, false},
+		{"escaped name", `[{"name":"a\"b\u00fc","read":1}]`, []store.StreamCount{{Name: `a"bü`, Read: 1}}, false},
+		{"utf-8 name", `[{"name":"ünï","read":1}]`, []store.StreamCount{{Name: "ünï", Read: 1}}, false},
+		{"largest", `[{"name":"a","read":9223372036854775807}]`, []store.StreamCount{{Name: "a", Read: 9223372036854775807}}, false},
+		{"unknown field", `[{"name":"a","lag":3,"read":1}]`, []store.StreamCount{{Name: "a", Read: 1}}, false},
+		{"overflow", `[{"name":"a","read":92233720368547758070}]`, nil, true},
+		{"fraction", `[{"name":"a","read":1.5}]`, nil, true},
+		{"truncated", `[{"name":"a","read":1}`, nil, true},
+		{"trailing", `[]x`, nil, true},
+		{"not an array", `{"name":"a"}`, nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := store.ParseStreamCounts([]byte(c.in))
+			if (err != nil) != c.err {
+				t.Fatalf("error %v, want error %v", err, c.err)
 			}
-			return int64(f)
-		}
-		out = append(out, streamCount{name, n("read"), n("written"), n("quarantined"), n("filtered"), n("deduplicated")})
+			if !c.err && (got == nil || !slices.Equal(got, c.want)) {
+				t.Errorf("got %#v, want %#v", got, c.want)
+			}
+		})
 	}
-	return out
 }

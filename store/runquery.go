@@ -116,12 +116,19 @@ func (s *sqlStore) RunLogsAfter(ctx context.Context, runID string, afterID int64
 // and LeaseUntil are nil) and only the per-stream counts are kept.
 type RunRow struct {
 	Run
-	// Streams are the counts of the result's streams in their order, as a
-	// JSON array of {name, read, written, quarantined, filtered,
-	// deduplicated} with a string and five numbers, whatever the result
-	// held; nil while the run has no result. The store writes them, so
-	// they can be passed on without decoding.
-	Streams json.RawMessage
+	// Streams are the counts of the result's streams in their order;
+	// nil while the run has no result.
+	Streams []StreamCount
+}
+
+// StreamCount is one stream's row counts in a run.
+type StreamCount struct {
+	Name         string `json:"name"`
+	Read         int64  `json:"read"`
+	Written      int64  `json:"written"`
+	Quarantined  int64  `json:"quarantined"`
+	Filtered     int64  `json:"filtered"`
+	Deduplicated int64  `json:"deduplicated"`
 }
 
 // runRowCols reads the lean streams column instead of the result, which
@@ -141,11 +148,17 @@ func (s *sqlStore) RunList(ctx context.Context, f RunFilter, page Page) ([]RunRo
 	defer rows.Close()
 	out := make([]RunRow, 0, page.Limit)
 	var started, finished sql.NullTime
+	var streams sql.RawBytes
 	for rows.Next() {
 		var r RunRow
-		if err := rows.Scan(&r.ID, &r.PipelineID, &r.Version, &r.Status, &r.FullRefresh, &r.Trigger, &r.Error, (*[]byte)(&r.Streams),
+		if err := rows.Scan(&r.ID, &r.PipelineID, &r.Version, &r.Status, &r.FullRefresh, &r.Trigger, &r.Error, &streams,
 			&r.Attempts, &r.CreatedAt, &started, &finished); err != nil {
 			return nil, err
+		}
+		if streams != nil {
+			if r.Streams, err = parseStreamCounts(streams); err != nil {
+				return nil, fmt.Errorf("run %s stream counts: %w", r.ID, err)
+			}
 		}
 		r.CreatedAt = r.CreatedAt.UTC()
 		r.StartedAt, r.FinishedAt = timePtr(started), timePtr(finished)
@@ -190,13 +203,15 @@ var streamCountFields = []string{"read", "written", "quarantined", "filtered", "
 // sqliteStreams is the JSON array of per-stream counts of the result in
 // col: NULL for no result or one that is not JSON (a write must not fail
 // over it), [] without streams. Entries that are not objects are skipped
-// and fields of another type read as "" or 0, as the engine writes none.
+// and fields of another type read as "" or 0, fractions are cut to
+// integers (the engine writes none of these). It keeps to functions of SQLite 3.9 (json_each walks the array in
+// order), so older sqlite3 shells still open the store.
 func sqliteStreams(col string) string {
-	fields := `'name', iif(json_type(s.value, '$.name') = 'text', s.value->>'name', '')`
+	fields := `'name', CASE json_type(s.value, '$.name') WHEN 'text' THEN json_extract(s.value, '$.name') ELSE '' END`
 	for _, f := range streamCountFields {
-		fields += `, '` + f + `', iif(json_type(s.value, '$.` + f + `') IN ('integer', 'real'), s.value->>'` + f + `', 0)`
+		fields += `, '` + f + `', CASE WHEN json_type(s.value, '$.` + f + `') IN ('integer', 'real') THEN CAST(json_extract(s.value, '$.` + f + `') AS INTEGER) ELSE 0 END`
 	}
-	return `(CASE WHEN json_valid(` + col + `) THEN (SELECT json_group_array(json_object(` + fields + `) ORDER BY s.key)
+	return `(CASE WHEN json_valid(` + col + `) THEN (SELECT json_group_array(json_object(` + fields + `))
 		FROM json_each(` + col + `, '$.streams') s WHERE s.type = 'object') END)`
 }
 
@@ -204,8 +219,147 @@ func sqliteStreams(col string) string {
 func pgStreams(col string) string {
 	fields := `'name', CASE WHEN jsonb_typeof(s->'name') = 'string' THEN s->'name' ELSE '""' END`
 	for _, f := range streamCountFields {
-		fields += `, '` + f + `', CASE WHEN jsonb_typeof(s->'` + f + `') = 'number' THEN s->'` + f + `' ELSE '0' END`
+		fields += `, '` + f + `', CASE WHEN jsonb_typeof(s->'` + f + `') = 'number' THEN to_jsonb(trunc((s->>'` + f + `')::numeric)) ELSE '0' END`
 	}
 	return `(CASE WHEN jsonb_typeof(` + col + `->'streams') = 'array' THEN (SELECT COALESCE(jsonb_agg(jsonb_build_object(` + fields + `) ORDER BY i), '[]')
 		FROM jsonb_array_elements(` + col + `->'streams') WITH ORDINALITY AS t(s, i) WHERE jsonb_typeof(s) = 'object') END)`
+}
+
+// parseStreamCounts reads the streams column, which the store writes
+// itself (see [sqliteStreams] and [pgStreams]): an array of flat objects
+// of a string and five integers. Read by hand it costs a small part of
+// what encoding/json takes, which decodes anything less plain (escaped
+// names, numbers too long).
+func parseStreamCounts(b []byte) ([]StreamCount, error) {
+	if out, ok := scanStreamCounts(b); ok {
+		return out, nil
+	}
+	out := []StreamCount{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func scanStreamCounts(b []byte) ([]StreamCount, bool) {
+	c := &countScanner{b: b}
+	if !c.eat('[') {
+		return nil, false
+	}
+	out := []StreamCount{}
+	if c.eat(']') {
+		return out, c.end()
+	}
+	for {
+		if !c.eat('{') {
+			return nil, false
+		}
+		var sc StreamCount
+		for {
+			key, ok := c.str()
+			if !ok || !c.eat(':') {
+				return nil, false
+			}
+			switch string(key) {
+			case "name":
+				var name []byte
+				name, ok = c.str()
+				sc.Name = string(name)
+			case "read":
+				sc.Read, ok = c.int()
+			case "written":
+				sc.Written, ok = c.int()
+			case "quarantined":
+				sc.Quarantined, ok = c.int()
+			case "filtered":
+				sc.Filtered, ok = c.int()
+			case "deduplicated":
+				sc.Deduplicated, ok = c.int()
+			default:
+				ok = false
+			}
+			if !ok {
+				return nil, false
+			}
+			if c.eat('}') {
+				break
+			}
+			if !c.eat(',') {
+				return nil, false
+			}
+		}
+		out = append(out, sc)
+		if c.eat(']') {
+			return out, c.end()
+		}
+		if !c.eat(',') {
+			return nil, false
+		}
+	}
+}
+
+// countScanner reads the plain JSON of [scanStreamCounts]; each method
+// reports false for anything else.
+type countScanner struct {
+	b []byte
+	i int
+}
+
+func (c *countScanner) space() {
+	for c.i < len(c.b) && (c.b[c.i] == ' ' || c.b[c.i] == '\n' || c.b[c.i] == '\t' || c.b[c.i] == '\r') {
+		c.i++
+	}
+}
+
+func (c *countScanner) eat(ch byte) bool {
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == ch {
+		c.i++
+		return true
+	}
+	return false
+}
+
+func (c *countScanner) end() bool {
+	c.space()
+	return c.i == len(c.b)
+}
+
+// str reads a string without escapes.
+func (c *countScanner) str() ([]byte, bool) {
+	if !c.eat('"') {
+		return nil, false
+	}
+	for start := c.i; c.i < len(c.b); c.i++ {
+		switch ch := c.b[c.i]; {
+		case ch == '"':
+			c.i++
+			return c.b[start : c.i-1], true
+		case ch == '\\' || ch < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// int reads an integer of at most 18 digits, which cannot overflow.
+func (c *countScanner) int() (int64, bool) {
+	c.space()
+	neg := c.i < len(c.b) && c.b[c.i] == '-'
+	if neg {
+		c.i++
+	}
+	var n int64
+	digits := 0
+	for ; c.i < len(c.b) && c.b[c.i] >= '0' && c.b[c.i] <= '9'; c.i++ {
+		n = n*10 + int64(c.b[c.i]-'0')
+		digits++
+	}
+	if digits == 0 || digits > 18 {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
