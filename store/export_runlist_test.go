@@ -12,3 +12,6 @@ func RunStreamsBackfill(postgres bool) string {
 
 // ParseStreamCounts reads the streams column.
 var ParseStreamCounts = parseStreamCounts
+
+// ParseStoredTime reads a time as the SQLite driver writes it.
+var ParseStoredTime = parseStoredTime

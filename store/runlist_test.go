@@ -218,3 +218,53 @@ func TestParseStreamCounts(t *testing.T) {
 		})
 	}
 }
+
+func TestParseStoredTime(t *testing.T) {
+	utc := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	for _, c := range []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{in: "2026-11-25 05:01:02 +0000 UTC", want: utc("2026-11-25T05:01:02Z")},
+		{in: "2026-11-25 05:01:02.5 +0000 UTC", want: utc("2026-11-25T05:01:02.5Z")},
+		{in: "2026-11-25 05:01:02.123456 +0000 UTC", want: utc("2026-11-25T05:01:02.123456Z")},
+		{in: "2026-11-25 05:01:02.123456789 +0000 UTC", want: utc("2026-11-25T05:01:02.123456789Z")},
+		{in: "2024-02-29 23:59:59.000001 +0000 UTC", want: utc("2024-02-29T23:59:59.000001Z")},
+		{in: "2026-11-25 06:01:02.25 +0100 CET", want: utc("2026-11-25T05:01:02.25Z")},
+		{in: "2026-11-25 05:01:02", want: utc("2026-11-25T05:01:02Z")},
+		{in: "2026-11-25T05:01:02+00:00", want: utc("2026-11-25T05:01:02Z")},
+		{in: "2025-02-29 05:01:02 +0000 UTC", err: true},
+		{in: "2026-13-25 05:01:02 +0000 UTC", err: true},
+		{in: "2026-11-25 05:01:02. +0000 UTC", err: true},
+		{in: "2026-11-25 05:01:0x +0000 UTC", err: true},
+		{in: "yesterday", err: true},
+	} {
+		got, err := store.ParseStoredTime([]byte(c.in))
+		if (err != nil) != c.err {
+			t.Errorf("%q: error %v, want error %v", c.in, err, c.err)
+			continue
+		}
+		if !c.err && (!got.Equal(c.want) || got.Location() != time.UTC) {
+			t.Errorf("%q: got %v, want %v", c.in, got, c.want)
+		}
+	}
+	// Whatever the driver writes reads back the same.
+	for i := range 2000 {
+		want := time.Unix(int64(i)*7919*3600+int64(i)*37, int64(i)*987654321%1e9).UTC()
+		if i%3 == 0 {
+			want = want.Truncate(time.Microsecond)
+		}
+		got, err := store.ParseStoredTime([]byte(want.String()))
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("%q: got %v, %v", want.String(), got, err)
+		}
+	}
+}
