@@ -85,6 +85,7 @@ func checkConnector(name string) error {
 }
 
 func (s *server) connections(api huma.API) {
+	s.connectionProbes(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "create-connection", Method: http.MethodPost, Path: "/api/v1/connections", Tags: []string{"connections"},
 		Summary: "Create a connection", DefaultStatus: http.StatusCreated,
