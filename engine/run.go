@@ -152,6 +152,9 @@ func New(spec *pipeline.Spec, opts Options) (*Run, error) {
 // ID is the run's id.
 func (r *Run) ID() string { return r.opts.RunID }
 
+// Pipeline is the name of the pipeline the run executes.
+func (r *Run) Pipeline() string { return r.spec.Name }
+
 // Progress returns the counts so far.
 func (r *Run) Progress() []StreamStats {
 	now := time.Now()

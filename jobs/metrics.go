@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -20,6 +21,9 @@ type Metrics struct {
 	// RunFailures counts failed runs, whether the engine failed or the run
 	// could not start (its spec or connections did not resolve).
 	RunFailures *prometheus.CounterVec
+	// Lag is, per stream of a running run over a message stream, how many
+	// messages are behind the last one loaded.
+	Lag *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -44,8 +48,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RunFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_run_failures_total", Help: "Failed runs, by pipeline.",
 		}, []string{"pipeline"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tributary_stream_lag", Help: "Messages behind the last one loaded, by pipeline and stream, while a run over a message stream runs.",
+		}, []string{"pipeline", "stream"}),
 	}
-	reg.MustRegister(m.RowsRead, m.RowsWritten, m.RowsQuarantined, m.Runs, m.RunSeconds, m.RunFailures)
+	reg.MustRegister(m.RowsRead, m.RowsWritten, m.RowsQuarantined, m.Runs, m.RunSeconds, m.RunFailures, m.Lag)
 	return m
 }
 
@@ -128,4 +135,16 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 		age = max(0, time.Since(*q.OldestAvailable).Seconds())
 	}
 	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age)
+}
+
+// observeLag sets the lag gauge of the run's streams that report one.
+func (m *Metrics) observeLag(pipeline string, streams []engine.StreamStats) {
+	if m == nil {
+		return
+	}
+	for _, s := range streams {
+		if s.Lag != nil {
+			m.Lag.WithLabelValues(pipeline, s.Name).Set(float64(*s.Lag))
+		}
+	}
 }

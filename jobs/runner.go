@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tributary-data/tributary/connector"
 	"github.com/tributary-data/tributary/engine"
 	"github.com/tributary-data/tributary/pipeline"
@@ -279,7 +281,9 @@ func (r *Runner) watch(ctx context.Context, runID string, attempt int, lease tim
 		case <-t.C:
 		}
 		if time.Since(renewed) >= renewEvery {
-			progress, _ := json.Marshal(map[string]any{"streams": er.Progress()})
+			streams := er.Progress()
+			r.Metrics.observeLag(er.Pipeline(), streams)
+			progress, _ := json.Marshal(map[string]any{"streams": streams})
 			at := time.Now()
 			status, err := r.Store.RenewAttempt(ctx, runID, attempt, at.Add(lease), progress)
 			switch {
@@ -491,4 +495,6 @@ func (r *Runner) observe(name string, status store.RunStatus, res *engine.Result
 	}
 	m.Runs.WithLabelValues(name, string(status)).Inc()
 	m.RunSeconds.WithLabelValues(name).Observe(res.Duration.Seconds())
+	// A finished run has no lag to report.
+	m.Lag.DeletePartialMatch(prometheus.Labels{"pipeline": name})
 }
