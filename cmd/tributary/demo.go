@@ -16,6 +16,16 @@ import (
 // demoPipeline is the name of the pipeline --demo creates.
 const demoPipeline = "people-to-sqlite"
 
+// demoOffer says how to get the example pipeline when the store has no
+// pipeline yet, so a newcomer starting without --demo learns of it.
+func demoOffer(ctx context.Context, st store.Store) (string, error) {
+	existing, err := st.Pipelines(ctx, store.Page{Limit: 1})
+	if err != nil || len(existing) > 0 {
+		return "", err
+	}
+	return "no pipelines yet: restart with --demo to create the example pipeline " + demoPipeline + " (CSV into SQLite) and see it run", nil
+}
+
 // setupDemo gives an empty store the example pipeline, over the example
 // CSV copied into DATA/demo, loading into DATA/demo/people.db, and queues
 // its first run, so a newcomer sees a real run within a minute. A store

@@ -90,6 +90,11 @@ can share the runs). Migrations run on start.`,
 				if msg != "" {
 					fmt.Fprintln(cmd.ErrOrStderr(), msg)
 				}
+			} else if msg, err := demoOffer(ctx, st); err != nil {
+				stopQueue(q)
+				return fmt.Errorf("demo: %w", err)
+			} else if msg != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), msg)
 			}
 
 			ln, err := net.Listen("tcp", addr)
