@@ -420,6 +420,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections/{id}/discover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The catalog of streams a connection offers as a source
+         * @description Each stream with its schema, primary key, cursor candidates and sync modes. Sources whose streams the pipeline defines (REST APIs) offer none here. 422 when the connector reads nothing or the source fails.
+         */
+        post: operations["discover-connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{id}/sample": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The first rows of one stream of a connection
+         * @description Reads at most `rows` rows of the stream from the start, writing nothing and keeping no state. Records the source could not read are listed in `rejects`.
+         */
+        post: operations["sample-connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check that a connection reaches its system
+         * @description Checks the connection as a source and as a destination, as far as its connector offers each. The answer is 200 either way; `ok` says whether every check passed.
+         */
+        post: operations["test-connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connectors": {
         parameters: {
             query?: never;
@@ -1387,6 +1447,9 @@ export interface components {
             /** @description What it happened to: a path or a record */
             target: string;
         };
+        Catalog: {
+            streams: components["schemas"]["StreamInfo"][] | null;
+        };
         Change: {
             new?: unknown;
             old?: unknown;
@@ -1446,6 +1509,12 @@ export interface components {
             connector: string;
             /** @description Unique name pipelines refer to */
             name: string;
+        };
+        ConnectionTest: {
+            destination?: components["schemas"]["ProbeResult"];
+            /** @description Every role the connector has reached its system */
+            ok: boolean;
+            source?: components["schemas"]["ProbeResult"];
         };
         ConnectorsOutBody: {
             items: components["schemas"]["Info"][] | null;
@@ -1601,6 +1670,11 @@ export interface components {
             pipeline: string;
             pipeline_id: string;
             run_id: string;
+        };
+        Field: {
+            name: string;
+            nullable: boolean;
+            type: string;
         };
         FieldError: {
             /** Format: int64 */
@@ -1832,6 +1906,13 @@ export interface components {
              */
             value: number;
         };
+        ProbeResult: {
+            /** Format: double */
+            duration_ms: number;
+            /** @description The connector's error, secrets masked */
+            error?: string;
+            ok: boolean;
+        };
         QuarantineCount: {
             /** Format: int64 */
             kept: number;
@@ -1906,6 +1987,16 @@ export interface components {
         RefreshInBody: {
             /** @description The refresh token; the web UI sends its cookie instead */
             refresh_token?: string;
+        };
+        Reject: {
+            /** Format: date-time */
+            at: string;
+            origin: string;
+            raw: string;
+            reason: string;
+            run_id: string;
+            step?: string;
+            stream: string;
         };
         ReplayOutBody: {
             id: string;
@@ -2047,6 +2138,25 @@ export interface components {
             message: string;
             run_id: string;
         };
+        Sample: {
+            rejects: components["schemas"]["Reject"][] | null;
+            rows: (unknown[] | null)[] | null;
+            schema: components["schemas"]["Schema"];
+            stream: string;
+        };
+        SampleIn: {
+            /** @description The connector's own settings of the stream entry (a table, a query, a file pattern) */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int64
+             * @description Rows to read; 20 when 0
+             */
+            rows?: number;
+            /** @description Stream to read, as a pipeline's stream entry names it */
+            stream: string;
+        };
         SchedulePreview: {
             cron: string;
             /** @description The interval of an @every schedule */
@@ -2055,6 +2165,9 @@ export interface components {
             next_runs: string[] | null;
             /** @description The time zone of the CRON_TZ= prefix; UTC without one */
             timezone: string;
+        };
+        Schema: {
+            fields: components["schemas"]["Field"][] | null;
         };
         Session: {
             /** Format: date-time */
@@ -2156,6 +2269,13 @@ export interface components {
             rows_per_second: number;
             /** Format: int64 */
             written: number;
+        };
+        StreamInfo: {
+            cursor_candidates?: string[] | null;
+            name: string;
+            primary_key?: string[] | null;
+            schema: components["schemas"]["Schema"];
+            sync_modes: string[] | null;
         };
         TimeSeries: {
             /** @example hour */
@@ -3358,6 +3478,103 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "discover-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Catalog"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "sample-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SampleIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sample"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "test-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
             };
             /** @description Error */
             default: {

@@ -50,6 +50,9 @@ const badge: Record<string, string> = {
   running: "bg-sky-100 text-sky-900 ring-sky-700",
   queued: "bg-amber-100 text-amber-900 ring-amber-700",
   cancelled: "bg-slate-200 text-slate-900 ring-slate-600",
+  ok: "bg-green-100 text-green-900 ring-green-700",
+  degraded: "bg-amber-100 text-amber-900 ring-amber-700",
+  down: "bg-red-100 text-red-900 ring-red-700",
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -35,7 +35,7 @@ export function Monitoring() {
             <div>
               <dt className="text-sm text-slate-700">Status</dt>
               <dd>
-                <StatusBadge status={h.status === "ok" ? "succeeded" : "failed"} /> <span>{h.status}</span>
+                <StatusBadge status={h.status} />
               </dd>
             </div>
             <div>

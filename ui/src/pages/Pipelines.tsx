@@ -71,7 +71,7 @@ export function Pipelines() {
                 <th scope="col" className="px-3 py-2">Name</th>
                 <th scope="col" className="px-3 py-2">Version</th>
                 <th scope="col" className="px-3 py-2">State</th>
-                <th scope="col" className="px-3 py-2">Updated</th>
+                <th scope="col" className="hidden px-3 py-2 sm:table-cell">Updated</th>
                 <th scope="col" className="px-3 py-2">
                   <span className="sr-only">Actions</span>
                 </th>
@@ -87,7 +87,7 @@ export function Pipelines() {
                   </th>
                   <td className="px-3 py-2">{p.version}</td>
                   <td className="px-3 py-2">{p.enabled ? "enabled" : "disabled"}</td>
-                  <td className="px-3 py-2">{fmtTime(p.updated_at)}</td>
+                  <td className="hidden px-3 py-2 sm:table-cell">{fmtTime(p.updated_at)}</td>
                   <td className="px-3 py-2 text-right">
                     <button
                       type="button"
