@@ -158,9 +158,14 @@ type healthPageOut struct{ Body Health }
 // Retention says after how many days things are purged (daily); 0 keeps
 // them forever.
 type Retention struct {
-	RunsDays       int `json:"runs_days" minimum:"0" maximum:"36500" doc:"Finished runs, with their logs, quarantined rows and figures" example:"90"`
-	LogsDays       int `json:"logs_days" minimum:"0" maximum:"36500" doc:"Run log lines" example:"30"`
-	QuarantineDays int `json:"quarantine_days" minimum:"0" maximum:"36500" doc:"Quarantined rows kept for browsing and replay" example:"30"`
+	RunsDays       int  `json:"runs_days" minimum:"0" maximum:"36500" doc:"Finished runs, with their logs, quarantined rows and figures" example:"90"`
+	LogsDays       int  `json:"logs_days" minimum:"0" maximum:"36500" doc:"Run log lines" example:"30"`
+	QuarantineDays int  `json:"quarantine_days" minimum:"0" maximum:"36500" doc:"Quarantined rows kept for browsing and replay" example:"30"`
+	AuditDays      *int `json:"audit_days,omitempty" minimum:"0" maximum:"36500" doc:"Audit log entries; kept as set before when omitted" example:"365"`
+}
+
+func retentionOf(r store.RetentionSettings) Retention {
+	return Retention{RunsDays: r.RunsDays, LogsDays: r.LogsDays, QuarantineDays: r.QuarantineDays, AuditDays: &r.AuditDays}
 }
 
 type retentionOut struct{ Body Retention }
@@ -501,20 +506,27 @@ func (s *server) analytics(api huma.API) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "get-retention", Method: http.MethodGet, Path: "/api/v1/settings/retention", Tags: []string{"settings"},
-		Summary: "After how many days runs, logs and quarantined rows are purged",
+		Summary: "After how many days runs, logs, quarantined rows and audit entries are purged",
 	}, func(ctx context.Context, _ *struct{}) (*retentionOut, error) {
 		r, err := s.store.Retention(ctx)
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		return &retentionOut{Body: Retention(r)}, nil
+		return &retentionOut{Body: retentionOf(r)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "put-retention", Method: http.MethodPut, Path: "/api/v1/settings/retention", Tags: []string{"settings"},
-		Summary:     "Set after how many days runs, logs and quarantined rows are purged",
+		Summary:     "Set after how many days runs, logs, quarantined rows and audit entries are purged",
 		Description: "The server purges once a day (and on start). 0 keeps them forever. Runs still queued or running are never purged.",
 	}, func(ctx context.Context, in *struct{ Body Retention }) (*retentionOut, error) {
-		r := store.RetentionSettings(in.Body)
+		r, err := s.store.Retention(ctx)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		r.RunsDays, r.LogsDays, r.QuarantineDays = in.Body.RunsDays, in.Body.LogsDays, in.Body.QuarantineDays
+		if in.Body.AuditDays != nil {
+			r.AuditDays = *in.Body.AuditDays
+		}
 		if err := s.store.SetRetention(ctx, r); err != nil {
 			var fe *store.FieldError
 			if errors.As(err, &fe) {
@@ -522,7 +534,7 @@ func (s *server) analytics(api huma.API) {
 			}
 			return nil, s.fail(ctx, err)
 		}
-		return &retentionOut{Body: in.Body}, nil
+		return &retentionOut{Body: retentionOf(r)}, nil
 	})
 }
 

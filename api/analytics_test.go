@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -304,17 +305,23 @@ func TestRetentionSettings(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			e := startOps(t, kind)
+			days := func(n int) *int { return &n }
 			var r api.Retention
 			e.get("/api/v1/settings/retention", &r)
-			if r != (api.Retention{RunsDays: 90, LogsDays: 30, QuarantineDays: 30}) {
+			if !reflect.DeepEqual(r, api.Retention{RunsDays: 90, LogsDays: 30, QuarantineDays: 30, AuditDays: days(365)}) {
 				t.Errorf("defaults %+v", r)
 			}
-			want := api.Retention{RunsDays: 7, LogsDays: 0, QuarantineDays: 3}
-			if code := e.call("PUT", "/api/v1/settings/retention", want, &r); code != 200 || r != want {
+			// audit_days left out keeps what was set.
+			want := api.Retention{RunsDays: 7, LogsDays: 0, QuarantineDays: 3, AuditDays: days(365)}
+			if code := e.call("PUT", "/api/v1/settings/retention", map[string]any{"runs_days": 7, "logs_days": 0, "quarantine_days": 3}, &r); code != 200 || !reflect.DeepEqual(r, want) {
+				t.Fatalf("put %d %+v", code, r)
+			}
+			want.AuditDays = days(0)
+			if code := e.call("PUT", "/api/v1/settings/retention", want, &r); code != 200 || !reflect.DeepEqual(r, want) {
 				t.Fatalf("put %d %+v", code, r)
 			}
 			e.get("/api/v1/settings/retention", &r)
-			if r != want {
+			if !reflect.DeepEqual(r, want) {
 				t.Errorf("after put %+v", r)
 			}
 			var p problem

@@ -60,7 +60,7 @@ func (p *Purger) Purge(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	log.Info("purged by retention settings", "runs", res.Runs, "log_lines", res.Logs, "quarantined_rows", res.Quarantine, "workers", res.Workers,
-		"runs_days", r.RunsDays, "logs_days", r.LogsDays, "quarantine_days", r.QuarantineDays)
+	log.Info("purged by retention settings", "runs", res.Runs, "log_lines", res.Logs, "quarantined_rows", res.Quarantine, "workers", res.Workers, "audit_entries", res.Audit,
+		"runs_days", r.RunsDays, "logs_days", r.LogsDays, "quarantine_days", r.QuarantineDays, "audit_days", r.AuditDays)
 	return nil
 }

@@ -127,10 +127,11 @@ type RetentionSettings struct {
 	RunsDays       int `json:"runs_days"`
 	LogsDays       int `json:"logs_days"`
 	QuarantineDays int `json:"quarantine_days"`
+	AuditDays      int `json:"audit_days"`
 }
 
 // DefaultRetention applies until settings are saved.
-var DefaultRetention = RetentionSettings{RunsDays: 90, LogsDays: 30, QuarantineDays: 30}
+var DefaultRetention = RetentionSettings{RunsDays: 90, LogsDays: 30, QuarantineDays: 30, AuditDays: 365}
 
 // MaxRetentionDays bounds each retention setting.
 const MaxRetentionDays = 36500
@@ -140,7 +141,7 @@ func (r RetentionSettings) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"runs_days", r.RunsDays}, {"logs_days", r.LogsDays}, {"quarantine_days", r.QuarantineDays}} {
+	}{{"runs_days", r.RunsDays}, {"logs_days", r.LogsDays}, {"quarantine_days", r.QuarantineDays}, {"audit_days", r.AuditDays}} {
 		if f.v < 0 || f.v > MaxRetentionDays {
 			return &FieldError{Field: f.name, Msg: fmt.Sprintf("must be between 0 (keep forever) and %d days, not %d", MaxRetentionDays, f.v)}
 		}
@@ -162,6 +163,7 @@ type PurgeResult struct {
 	Logs       int64 `json:"logs"`
 	Quarantine int64 `json:"quarantine"`
 	Workers    int64 `json:"workers"`
+	Audit      int64 `json:"audit"`
 }
 
 // workerKeep is how long a worker not seen stays listed.
@@ -622,6 +624,13 @@ func (s *sqlStore) Purge(ctx context.Context, r RetentionSettings, at time.Time)
 			days(r.RunsDays), Succeeded, Failed, Cancelled); err != nil {
 			return nil, fmt.Errorf("purge runs: %w", err)
 		}
+	}
+	if r.AuditDays > 0 {
+		n, err := s.PruneAudit(ctx, days(r.AuditDays))
+		if err != nil {
+			return nil, fmt.Errorf("purge audit log: %w", err)
+		}
+		out.Audit = int64(n)
 	}
 	if out.Workers, err = exec(`DELETE FROM workers WHERE last_seen < ?`, at.Add(-workerKeep)); err != nil {
 		return nil, fmt.Errorf("purge workers: %w", err)

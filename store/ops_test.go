@@ -344,3 +344,34 @@ func TestRetention(t *testing.T) {
 		}
 	})
 }
+
+// TestRetentionPurgesAudit: audit entries older than audit_days go with
+// the daily purge, newer ones stay, and 0 keeps them all.
+func TestRetentionPurgesAudit(t *testing.T) {
+	each(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for _, age := range []time.Duration{400 * 24 * time.Hour, 10 * 24 * time.Hour} {
+			if err := s.AppendAudit(ctx, &store.AuditEntry{At: now.Add(-age), Actor: "a@example.com", Action: "login", Target: "a"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cases := []struct {
+			days       int
+			gone, left int
+		}{{0, 0, 2}, {365, 1, 1}, {5, 1, 0}}
+		for _, c := range cases {
+			res, err := s.Purge(ctx, store.RetentionSettings{AuditDays: c.days}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left, err := s.AuditEntries(ctx, store.AuditFilter{}, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Audit != int64(c.gone) || len(left) != c.left {
+				t.Errorf("audit_days %d: purged %d, %d left; want %d, %d", c.days, res.Audit, len(left), c.gone, c.left)
+			}
+		}
+	})
+}
