@@ -234,6 +234,26 @@ func TestServe(t *testing.T) {
 				t.Errorf("%d rows in the destination, want 3", n)
 			}
 
+			// The same stored connection, with its destination's schema,
+			// is read from as a source.
+			s.json(201, "POST", "/api/v1/pipelines", map[string]any{
+				"version": 1, "name": "back-" + kind,
+				"source":      map[string]any{"connection": "shop", "config": map[string]any{"schemas": []string{dest}}, "streams": []any{map[string]any{"name": "people"}}},
+				"destination": map[string]any{"connector": "sqlite", "config": map[string]any{"path": filepath.Join(dir, "back.db")}},
+			}, &created)
+			var back apiRun
+			s.json(202, "POST", "/api/v1/pipelines/"+created.ID+"/runs", nil, &back)
+			for back.Status == "queued" || back.Status == "running" {
+				if time.Now().After(deadline) {
+					t.Fatalf("run from the connection still %s:\n%s", back.Status, s.logs)
+				}
+				time.Sleep(100 * time.Millisecond)
+				s.json(200, "GET", "/api/v1/runs/"+back.ID, nil, &back)
+			}
+			if back.Status != "succeeded" || len(back.Streams) != 1 || back.Streams[0].Read != 3 || back.Streams[0].Written != 3 {
+				t.Errorf("run reading the stored connection %+v", back)
+			}
+
 			status, _, metrics := s.call("GET", "/metrics", nil)
 			if status != 200 {
 				t.Fatalf("metrics: %d", status)
