@@ -121,6 +121,41 @@ describe("web UI against tributary serve --demo", () => {
     tab.errors = tab.errors.filter((e) => !e.includes("403"));
   });
 
+  // Last, as it adds a failing pipeline that the tests above do not expect.
+  it("shows a failed run's error and retries it", async () => {
+    const created = await fetch(`${baseURL}/api/v1/pipelines`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        version: 1,
+        name: "missing-file",
+        source: { connector: "csv", config: { path: "/nonexistent/people.csv" }, streams: [{ name: "people" }] },
+        destination: { connector: "sqlite", config: { path: "/nonexistent/out.db" } },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const { id: pipelineId } = (await created.json()) as { id: string };
+    tab = await open(browser, baseURL);
+    const { page } = tab;
+    await page.goto("/pipelines");
+    await page.getByRole("button", { name: "Run now for missing-file" }).click();
+    await page.getByRole("link", { name: "Open the run" }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+    const firstId = page.url().split("/").pop()!;
+    await page.getByTestId("run-status").locator('[data-status="failed"]').waitFor({ timeout: 60_000 });
+    await page.getByText("/nonexistent/people.csv: no such file or directory").first().waitFor();
+    expect(await page.getByRole("button", { name: "Cancel run" }).isDisabled()).toBe(true);
+    await check(tab, "run-failed");
+    await page.getByRole("button", { name: "Retry run" }).click();
+    await page.waitForURL((url) => /\/runs\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(firstId));
+    const retryId = page.url().split("/").pop()!;
+    await page.getByTestId("run-status").locator('[data-status="failed"]').waitFor({ timeout: 60_000 });
+    const runs = (await (await fetch(`${baseURL}/api/v1/runs?pipeline=${pipelineId}`)).json()) as { items: { id: string }[] };
+    expect(runs.items.map((r) => r.id).sort()).toEqual([firstId, retryId].sort());
+    await page.goto("/");
+    await page.getByRole("region", { name: "Failing pipelines" }).getByRole("link", { name: "missing-file" }).waitFor({ timeout: 30_000 });
+  });
+
   it("is usable at 390px with the keyboard", async () => {
     tab = await open(browser, baseURL, 390);
     const { page } = tab;
