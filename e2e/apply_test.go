@@ -18,19 +18,35 @@ import (
 // runs the pipeline (the secret from the environment reached the server),
 // resets its stream's state and runs it again (every row read again),
 // exports the server back into files equal to the input, then applies a
-// change and a mistake.
+// change and a mistake; on both metadata stores.
 func TestApplyExport(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) { testApplyExport(t, kind) })
+	}
+}
+
+func testApplyExport(t *testing.T, kind string) {
 	conn := needPostgres(t)
 	ctx := context.Background()
-	schema := "e2e_apply_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	schema, meta := "e2e_apply_"+suffix, "e2e_apply_meta_"+suffix
 	t.Cleanup(func() {
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Error(err)
+		for _, s := range []string{schema, meta} {
+			if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+s+` CASCADE`); err != nil {
+				t.Error(err)
+			}
 		}
 	})
+	var env []string
+	if kind == "postgres" {
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+meta); err != nil {
+			t.Fatal(err)
+		}
+		env = pgStoreEnv(pgURL + "&search_path=" + meta)
+	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "data", "people.csv"), "id,name\n1,Ann\n2,Bob\n3,Eve\n")
-	s := serve(t, dir, nil)
+	s := serve(t, dir, env)
 
 	in := filepath.Join(dir, "in")
 	// The files are written the way export writes them, so the round trip
