@@ -29,6 +29,8 @@ describe("web UI against tributary serve --demo", () => {
     await activity.locator('[data-status="succeeded"]').first().waitFor({ timeout: 30_000 });
     await activity.getByRole("link", { name: "people-to-sqlite" }).first().waitFor();
     await page.getByText("Rows written per hour").first().waitFor();
+    await page.getByText("Runs per hour").first().waitFor();
+    await page.getByTestId("system-status").locator('[data-status="ok"]').waitFor();
     await page.locator(".recharts-surface").first().waitFor();
     expect(await page.getByRole("definition").filter({ hasText: "1,000" }).count()).toBeGreaterThan(0);
     await check(tab, "dashboard");

@@ -1,6 +1,6 @@
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { Link } from "react-router";
-import { api, data } from "../api/client";
+import { api, data, type Schemas } from "../api/client";
 import { fmtNumber, fmtPercent, fmtTime } from "../api/format";
 import { SeriesChart } from "../components/SeriesChart";
 import { Card, Empty, ErrorState, Loading, PageTitle, StatusBadge } from "../components/States";
@@ -13,9 +13,11 @@ export function Dashboard() {
     queryFn: () => data(api.GET("/api/v1/dashboard")),
     refetchInterval: refresh,
   });
-  const rows = useQuery({
-    queryKey: ["timeseries", "rows_written", "hour"],
-    queryFn: () => data(api.GET("/api/v1/analytics/timeseries", { params: { query: { metric: "rows_written", bucket: "hour" } } })),
+  const rows = useHourly("rows_written");
+  const runs = useHourly("runs");
+  const health = useQuery({
+    queryKey: ["health"],
+    queryFn: () => data(api.GET("/api/v1/monitoring/health")),
     refetchInterval: refresh,
   });
   return (
@@ -37,15 +39,11 @@ export function Dashboard() {
             <Stat label="Rows written" value={fmtNumber(dash.data.rows.written)} />
             <Stat label="Rows quarantined" value={fmtNumber(dash.data.rows.quarantined)} />
           </dl>
-          <Card title="Rows written per hour">
-            {rows.isPending ? (
-              <Loading label="Loading the chart" />
-            ) : rows.isError ? (
-              <ErrorState error={rows.error} />
-            ) : (
-              <SeriesChart title="Rows written per hour" series={rows.data} bucket="hour" />
-            )}
-          </Card>
+          <SystemStatus health={health} />
+          <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
+            <HourlyChart title="Runs per hour" q={runs} />
+            <HourlyChart title="Rows written per hour" q={rows} />
+          </div>
           <div className="grid grid-cols-1 gap-4 md:grid-cols-2">
             <Card title="Failing pipelines">
               {(dash.data.failing_pipelines ?? []).length === 0 ? (
@@ -96,5 +94,46 @@ function Stat({ label, value }: { label: string; value: string }) {
       <dt className="text-sm text-slate-700">{label}</dt>
       <dd className="text-xl font-semibold">{value}</dd>
     </div>
+  );
+}
+
+function useHourly(metric: "runs" | "rows_written") {
+  return useQuery({
+    queryKey: ["timeseries", metric, "hour"],
+    queryFn: () => data(api.GET("/api/v1/analytics/timeseries", { params: { query: { metric, bucket: "hour" } } })),
+    refetchInterval: refresh,
+  });
+}
+
+function HourlyChart({ title, q }: { title: string; q: UseQueryResult<Schemas["TimeSeries"]> }) {
+  return (
+    <Card title={title}>
+      {q.isPending ? (
+        <Loading label="Loading the chart" />
+      ) : q.isError ? (
+        <ErrorState error={q.error} />
+      ) : (
+        <SeriesChart title={title} series={q.data} bucket="hour" />
+      )}
+    </Card>
+  );
+}
+
+function SystemStatus({ health }: { health: UseQueryResult<Schemas["Health"]> }) {
+  if (health.isPending) return <Loading label="Loading system status" />;
+  if (health.isError) return <ErrorState error={health.error} />;
+  const h = health.data;
+  const alive = (h.workers ?? []).filter((w) => w.alive).length;
+  return (
+    <p className="flex flex-wrap items-center gap-2 rounded-lg border border-slate-200 bg-white p-3 shadow-sm" data-testid="system-status">
+      <span className="font-medium">System</span>
+      <StatusBadge status={h.status} />
+      <span className="text-sm text-slate-700">
+        {alive} worker {alive === 1 ? "process" : "processes"} alive, {fmtNumber(h.queue.waiting)} runs waiting.
+      </span>
+      <Link className="text-sm text-sky-800 underline" to="/monitoring">
+        Monitoring
+      </Link>
+    </p>
   );
 }
