@@ -1137,10 +1137,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** After how many days runs, logs and quarantined rows are purged */
+        /** After how many days runs, logs, quarantined rows and audit entries are purged */
         get: operations["get-retention"];
         /**
-         * Set after how many days runs, logs and quarantined rows are purged
+         * Set after how many days runs, logs, quarantined rows and audit entries are purged
          * @description The server purges once a day (and on start). 0 keeps them forever. Runs still queued or running are never purged.
          */
         put: operations["put-retention"];
@@ -2020,6 +2020,12 @@ export interface components {
             token: string;
         };
         Retention: {
+            /**
+             * Format: int64
+             * @description Audit log entries; kept as set before when omitted
+             * @example 365
+             */
+            audit_days?: number;
             /**
              * Format: int64
              * @description Run log lines
