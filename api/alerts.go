@@ -149,9 +149,10 @@ func (s *server) alertChannels(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-alert-channels", Method: http.MethodGet, Path: "/api/v1/alerts/channels", Tags: tags,
-		Summary: "List notification channels by name, secrets masked",
-	}, func(ctx context.Context, in *PageIn) (*alertChannelsOut, error) {
-		cs, err := s.store.AlertChannels(ctx, in.page())
+		Summary: "List notification channels, filtered by name and type, sorted; secrets masked",
+	}, func(ctx context.Context, in *alertChannelListIn) (*alertChannelsOut, error) {
+		q := store.AlertListQuery{NameContains: in.Name, Type: in.Type, Sort: strings.TrimPrefix(in.Sort, "-"), Desc: strings.HasPrefix(in.Sort, "-")}
+		cs, err := s.store.ListAlertChannels(ctx, q, in.page())
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
@@ -159,7 +160,7 @@ func (s *server) alertChannels(api huma.API) {
 		for i := range cs {
 			items[i] = maskedChannel(&cs[i])
 		}
-		return &alertChannelsOut{Body: list(items, *in)}, nil
+		return &alertChannelsOut{Body: list(items, in.PageIn)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-alert-channel", Method: http.MethodGet, Path: "/api/v1/alerts/channels/{id}", Tags: tags,
@@ -340,9 +341,14 @@ func (s *server) alertRules(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "list-alert-rules", Method: http.MethodGet, Path: "/api/v1/alerts/rules", Tags: tags,
-		Summary: "List alert rules by name",
-	}, func(ctx context.Context, in *PageIn) (*alertRulesOut, error) {
-		rs, err := s.store.AlertRules(ctx, in.page())
+		Summary: "List alert rules, filtered by name and enabled, sorted",
+	}, func(ctx context.Context, in *alertRuleListIn) (*alertRulesOut, error) {
+		q := store.AlertListQuery{NameContains: in.Name, Sort: strings.TrimPrefix(in.Sort, "-"), Desc: strings.HasPrefix(in.Sort, "-")}
+		if in.Enabled != "" {
+			on := in.Enabled == "true"
+			q.Enabled = &on
+		}
+		rs, err := s.store.ListAlertRules(ctx, q, in.page())
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
@@ -352,7 +358,7 @@ func (s *server) alertRules(api huma.API) {
 				return nil, s.fail(ctx, err)
 			}
 		}
-		return &alertRulesOut{Body: list(items, *in)}, nil
+		return &alertRulesOut{Body: list(items, in.PageIn)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-alert-rule", Method: http.MethodGet, Path: "/api/v1/alerts/rules/{id}", Tags: tags,
@@ -480,4 +486,18 @@ func (s *server) alertDeliveries(api huma.API) {
 		}
 		return &alertDeliveryOut{Body: deliveryOf(d)}, nil
 	})
+}
+
+type alertChannelListIn struct {
+	PageIn
+	Name string `query:"name" doc:"Keep channels whose name contains this, ignoring case"`
+	Type string `query:"type" enum:"webhook,email" doc:"Keep channels of this type"`
+	Sort string `query:"sort" enum:"name,-name,created_at,-created_at,updated_at,-updated_at" default:"name" doc:"Sort key; a leading - sorts descending"`
+}
+
+type alertRuleListIn struct {
+	PageIn
+	Name    string `query:"name" doc:"Keep rules whose name contains this, ignoring case"`
+	Enabled string `query:"enabled" enum:"true,false" doc:"Keep enabled (true) or disabled (false) rules"`
+	Sort    string `query:"sort" enum:"name,-name,created_at,-created_at,updated_at,-updated_at" default:"name" doc:"Sort key; a leading - sorts descending"`
 }

@@ -19,6 +19,7 @@ type Store interface {
 	AuthStore
 	AuditStore
 	ConnectionLister
+	AlertLister
 
 	CreateConnection(ctx context.Context, c *Connection) error
 	// UpdateConnection replaces the connector and config of the connection
