@@ -42,6 +42,9 @@ type AuthConfig struct {
 	// SetupToken, when set, lets POST /api/v1/setup create the first
 	// administrator of an empty store; the server prints it in its log.
 	SetupToken string
+	// OIDC, when set, offers single sign-on with that provider at
+	// /api/v1/auth/oidc/login.
+	OIDC *auth.OIDC
 }
 
 // Mailer sends a plain-text mail.
@@ -75,6 +78,8 @@ var access = map[string]string{
 	"reset-password":         accessPublic,
 	"verify-email":           accessPublic,
 	"setup":                  accessPublic,
+	"oidc-login":             accessPublic,
+	"oidc-callback":          accessPublic,
 	"send-verification":      accessSelf,
 	"logout-all":             accessSelf,
 	"get-me":                 accessSelf,

@@ -88,6 +88,7 @@ func New(cfg Config) http.Handler {
 	s.alerts(api)
 	s.attempts(api)
 	s.authRoutes(api)
+	s.oidcRoutes(api)
 	s.users(api)
 	s.tokens(api)
 	s.auditLog(api)

@@ -60,6 +60,13 @@ type AuthStore interface {
 	// returns its user id. A used, expired or unknown token returns
 	// [ErrNotFound].
 	UseOneTimeToken(ctx context.Context, hash, purpose string, at time.Time) (string, error)
+
+	// UserByIdentity finds the user linked to the subject of an external
+	// identity provider (single sign-on); [ErrNotFound] when none is.
+	UserByIdentity(ctx context.Context, issuer, subject string) (*User, error)
+	// LinkIdentity links the provider's subject to the user; a subject
+	// linked already returns [ErrConflict].
+	LinkIdentity(ctx context.Context, userID, issuer, subject string) error
 }
 
 // ErrTokenReused means a rotated refresh token was presented again: its
@@ -324,6 +331,7 @@ func (s *sqlStore) DeleteUser(ctx context.Context, id string) error {
 			`DELETE FROM auth_sessions WHERE user_id = ?`,
 			`DELETE FROM api_tokens WHERE user_id = ?`,
 			`DELETE FROM one_time_tokens WHERE user_id = ?`,
+			`DELETE FROM user_identities WHERE user_id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(q), id); err != nil {
 				return err
@@ -571,4 +579,31 @@ func (s *sqlStore) openConfig(what string, cfg map[string]any) error {
 		return nil
 	}
 	return s.sealer.Open(what, cfg)
+}
+
+// identityMigration links users to the subjects of external identity
+// providers; a subject is stable where e-mail addresses are not.
+var identityMigration = portable(
+	`CREATE TABLE user_identities (
+		issuer TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		created_at TIMESTAMP NOT NULL,
+		PRIMARY KEY (issuer, subject))`,
+	`CREATE INDEX user_identities_user ON user_identities (user_id)`,
+)
+
+func (s *sqlStore) UserByIdentity(ctx context.Context, issuer, subject string) (*User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users
+		WHERE id = (SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?)`), issuer, subject))
+	return u, notFound(err, "identity "+subject+" of "+issuer)
+}
+
+func (s *sqlStore) LinkIdentity(ctx context.Context, userID, issuer, subject string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)`),
+		issuer, subject, userID, now())
+	if isUnique(err) {
+		return fmt.Errorf("identity %s of %s: %w", subject, issuer, ErrConflict)
+	}
+	return err
 }

@@ -27,6 +27,7 @@ var migrations = []migration{
 	authMigration,
 	auditMigration,
 	runStreamsMigration,
+	identityMigration,
 }
 
 var coreMigration = portable(
