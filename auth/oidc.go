@@ -106,6 +106,9 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 	return &OIDC{cfg: cfg}, nil
 }
 
+// Config is the settings in effect, defaults filled in.
+func (o *OIDC) Config() OIDCConfig { return o.cfg }
+
 // discover reads the provider's metadata once it answers.
 func (o *OIDC) discover(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
 	o.mu.Lock()

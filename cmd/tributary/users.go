@@ -319,6 +319,9 @@ func serveAuth(ctx context.Context, st store.Store, dataDir, publicURL string, w
 		}
 		cfg.Mailer = &auth.SMTPMailer{Addr: addr, Username: os.Getenv(smtpUserEnv), Password: os.Getenv(smtpPasswordEnv), From: from}
 	}
+	if cfg.OIDC, err = oidcFromEnv(publicURL); err != nil {
+		return nil, err
+	}
 	n, err := st.CountUsers(ctx)
 	if err != nil {
 		return nil, err
