@@ -1,4 +1,5 @@
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, data } from "../api/client";
 import type { paths } from "../api/schema";
@@ -7,6 +8,8 @@ import { Empty, ErrorState, Loading, PageTitle, StatusBadge, TableScroll } from 
 
 type RunQuery = NonNullable<paths["/api/v1/runs"]["get"]["parameters"]["query"]>;
 type RunStatus = NonNullable<RunQuery["status"]>[number];
+
+const pageSize = 50;
 
 const statuses = ["queued", "running", "succeeded", "failed", "cancelled"];
 const triggers = ["manual", "schedule", "dependency", "replay"];
@@ -27,8 +30,10 @@ export function Runs() {
     trigger: params.get("trigger") ?? "",
   };
   const names = usePipelineNames();
+  const [limit, setLimit] = useState(pageSize);
   const runs = useQuery({
-    queryKey: ["runs", filter],
+    queryKey: ["runs", filter, limit],
+    placeholderData: keepPreviousData,
     queryFn: () =>
       data(
         api.GET("/api/v1/runs", {
@@ -37,7 +42,7 @@ export function Runs() {
               pipeline: filter.pipeline || undefined,
               status: filter.status ? [filter.status as RunStatus] : undefined,
               trigger: filter.trigger || undefined,
-              limit: 100,
+              limit,
             },
           },
         }),
@@ -49,6 +54,7 @@ export function Runs() {
     if (value) next.set(key, value);
     else next.delete(key);
     setParams(next, { replace: true });
+    setLimit(pageSize);
   };
   const items = runs.data?.items ?? [];
   return (
@@ -120,6 +126,16 @@ export function Runs() {
             </tbody>
           </table>
         </TableScroll>
+      )}
+      {runs.data?.next_offset != null && runs.data.next_offset > 0 && (
+        <button
+          type="button"
+          onClick={() => setLimit((l) => l + pageSize)}
+          disabled={runs.isFetching}
+          className="mt-3 rounded border border-slate-400 bg-white px-3 py-1 hover:bg-slate-100"
+        >
+          Show more runs
+        </button>
       )}
     </>
   );
