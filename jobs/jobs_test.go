@@ -111,6 +111,13 @@ func TestRunsExecuteThroughTheQueue(t *testing.T) {
 			if v := testutil.ToFloat64(runner.Metrics.Runs.WithLabelValues("broken", "failed")); v != 1 {
 				t.Errorf("failed runs metric = %v, want 1", v)
 			}
+			if r, qu := testutil.ToFloat64(runner.Metrics.RowsRead.WithLabelValues("people")), testutil.ToFloat64(runner.Metrics.RowsQuarantined.WithLabelValues("people")); r != 4 || qu != 1 {
+				t.Errorf("rows read and quarantined metrics = %v, %v, want 4, 1", r, qu)
+			}
+			// One duration observed per finished run of the pipeline.
+			if n := histogramCount(t, reg, "tributary_run_duration_seconds", "people"); n != 1 {
+				t.Errorf("run durations of people observed %d times, want 1", n)
+			}
 
 			// Two runs of one pipeline queued together run one after the
 			// other; the second resumes from the first's state.
