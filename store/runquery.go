@@ -162,14 +162,16 @@ func (s *sqlStore) RunList(ctx context.Context, f RunFilter, page Page) ([]RunRo
 	// PostgreSQL's times scan as times, SQLite's as text.
 	var started, finished sql.NullTime
 	var created, startedText, finishedText sql.RawBytes
+	// Every row scans into r, so the destinations are made once.
+	var r RunRow
+	dest := []any{&r.ID, &r.PipelineID, &r.Version, &r.Status, &r.FullRefresh, &r.Trigger, &r.Error, &streams, &r.Attempts}
+	if s.postgres {
+		dest = append(dest, &r.CreatedAt, &started, &finished)
+	} else {
+		dest = append(dest, &created, &startedText, &finishedText)
+	}
 	for rows.Next() {
-		var r RunRow
-		dest := []any{&r.ID, &r.PipelineID, &r.Version, &r.Status, &r.FullRefresh, &r.Trigger, &r.Error, &streams, &r.Attempts}
-		if s.postgres {
-			dest = append(dest, &r.CreatedAt, &started, &finished)
-		} else {
-			dest = append(dest, &created, &startedText, &finishedText)
-		}
+		r = RunRow{}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
