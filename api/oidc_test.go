@@ -44,11 +44,11 @@ func startOIDC(t *testing.T, kind string) *oidcEnv {
 	op := httptest.NewUnstartedServer(nil)
 	e := &oidcEnv{t: t, url: "http://" + srv.Listener.Addr().String(), issuer: "http://" + op.Listener.Addr().String(), store: st}
 
-	// The example's client registry is a package variable: one client per
-	// store kind keeps parallel subtests apart.
+	// Each provider gets a client registry of its own: the example's
+	// default one is a package variable parallel tests would share.
 	clientID := "tributary-" + kind
-	opstorage.RegisterClients(opstorage.WebClient(clientID, "client-secret", e.url+oidcCallbackPath))
-	op.Config.Handler = exampleop.SetupServer(e.issuer, opstorage.NewStorage(opstorage.NewUserStore(e.issuer)), nil, false)
+	clients := map[string]*opstorage.Client{clientID: opstorage.WebClient(clientID, "client-secret", e.url+oidcCallbackPath)}
+	op.Config.Handler = exampleop.SetupServer(e.issuer, opstorage.NewStorageWithClients(opstorage.NewUserStore(e.issuer), clients), nil, false)
 	op.Start()
 	t.Cleanup(op.Close)
 
