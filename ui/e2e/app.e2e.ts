@@ -156,6 +156,18 @@ describe("web UI against tributary serve --demo", () => {
     expect(runs.items.map((r) => r.id).sort()).toEqual([firstId, retryId].sort());
     await page.goto("/");
     await page.getByRole("region", { name: "Failing pipelines" }).getByRole("link", { name: "missing-file" }).waitFor({ timeout: 30_000 });
+
+    // 52 runs of the pipeline: the list shows 50, then all on "Show more runs".
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${baseURL}/api/v1/pipelines/${pipelineId}/runs`, { method: "POST" });
+      expect(res.status).toBe(202);
+    }
+    await page.goto(`/runs?pipeline=${pipelineId}`);
+    const rows = page.locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(50);
+    await page.getByRole("button", { name: "Show more runs" }).click();
+    await expect.poll(() => rows.count()).toBe(52);
+    expect(await page.getByRole("button", { name: "Show more runs" }).count()).toBe(0);
   });
 
   it("is usable at 390px with the keyboard", async () => {
