@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tributary-data/tributary/jobs"
 	specs "github.com/tributary-data/tributary/pipeline"
 	"github.com/tributary-data/tributary/store"
@@ -77,27 +75,4 @@ func TestOneConnectionServesBothRoles(t *testing.T) {
 			}
 		})
 	}
-}
-
-// histogramCount is the number of observations of the histogram name with
-// the label pipeline.
-func histogramCount(t *testing.T, reg *prometheus.Registry, name, pipeline string) uint64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "pipeline" && l.GetValue() == pipeline {
-					return m.GetHistogram().GetSampleCount()
-				}
-			}
-		}
-	}
-	return 0
 }

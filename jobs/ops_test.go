@@ -69,6 +69,10 @@ tributary_queue_up 1
 `), "tributary_queue_depth", "tributary_queue_up"); err != nil {
 				t.Error(err)
 			}
+			// The two jobs have waited at least the second slept above.
+			if age := gaugeValue(t, qreg, "tributary_queue_oldest_job_age_seconds"); age < 1 || age > 60 {
+				t.Errorf("oldest job's age %v s, want about 1", age)
+			}
 			qs, err := s.QueueStats(ctx)
 			if err != nil {
 				t.Fatal(err)
