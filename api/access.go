@@ -104,10 +104,14 @@ var access = map[string]string{
 	// Connections and connectors.
 	"create-connection": string(store.RoleEditor),
 	"list-connections":  string(store.RoleViewer),
-	"get-connection":    string(store.RoleViewer),
-	"update-connection": string(store.RoleEditor),
-	"delete-connection": string(store.RoleEditor),
-	"list-connectors":   string(store.RoleViewer),
+	// Probes reach the connection's system with its secrets: editors only.
+	"test-connection":     string(store.RoleEditor),
+	"discover-connection": string(store.RoleEditor),
+	"sample-connection":   string(store.RoleEditor),
+	"get-connection":      string(store.RoleViewer),
+	"update-connection":   string(store.RoleEditor),
+	"delete-connection":   string(store.RoleEditor),
+	"list-connectors":     string(store.RoleViewer),
 
 	// Pipelines, versions, schedules, lineage.
 	"create-pipeline":          string(store.RoleEditor),

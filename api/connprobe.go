@@ -60,12 +60,6 @@ type Sample struct {
 
 // The probes connect with the stored credentials, so they need an editor
 // as a pipeline preview does.
-func init() {
-	for _, op := range []string{"test-connection", "discover-connection", "sample-connection"} {
-		access[op] = string(store.RoleEditor)
-	}
-}
-
 func (s *server) connectionProbes(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "test-connection", Method: http.MethodPost, Path: "/api/v1/connections/{id}/test", Tags: []string{"connections"},

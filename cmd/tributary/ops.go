@@ -115,8 +115,10 @@ func logFormatFlag(cmd *cobra.Command) {
 }
 
 func setLogFormat(cmd *cobra.Command, format string) error {
-	level := slog.LevelWarn
-	if f := cmd.Flags().Lookup("log-level"); f != nil {
+	// A server logs its runs unless told otherwise; the root default
+	// (warn) keeps headless commands quiet.
+	level := slog.LevelInfo
+	if f := cmd.Flags().Lookup("log-level"); f != nil && f.Changed {
 		if err := level.UnmarshalText([]byte(f.Value.String())); err != nil {
 			return fmt.Errorf("--log-level: %w", err)
 		}
