@@ -8,6 +8,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,7 +50,11 @@ func startOIDC(t *testing.T, kind string) *oidcEnv {
 	// default one is a package variable parallel tests would share.
 	clientID := "tributary-" + kind
 	clients := map[string]*opstorage.Client{clientID: opstorage.WebClient(clientID, "client-secret", e.url+oidcCallbackPath)}
-	op.Config.Handler = exampleop.SetupServer(e.issuer, opstorage.NewStorageWithClients(opstorage.NewUserStore(e.issuer), clients), nil, false)
+	users, err := opstorage.StoreFromFile(writeOPUsers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Config.Handler = exampleop.SetupServer(e.issuer, opstorage.NewStorageWithClients(users, clients), nil, false)
 	op.Start()
 	t.Cleanup(op.Close)
 
@@ -74,6 +80,34 @@ func startOIDC(t *testing.T, kind string) *oidcEnv {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// writeOPUsers writes the provider's users (all with the password
+// "verysecure"): ann and bob with verified addresses, eve with one the
+// provider has not verified.
+func writeOPUsers(t *testing.T) string {
+	t.Helper()
+	users := map[string]map[string]any{}
+	for _, u := range []struct {
+		id, name, email string
+		verified        bool
+	}{
+		{"id-ann", "ann", "ann@example.org", true},
+		{"id-bob", "bob", "bob@example.org", true},
+		{"id-eve", "eve", "eve@example.org", false},
+	} {
+		users[u.id] = map[string]any{"ID": u.id, "Username": u.name, "Password": "verysecure", "FirstName": u.name, "LastName": "Example",
+			"Email": u.email, "EmailVerified": u.verified, "PreferredLanguage": "en"}
+	}
+	b, err := json.Marshal(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // browser is an HTTP client with a cookie jar that follows redirects
@@ -240,7 +274,7 @@ func TestOIDCLogin(t *testing.T) {
 			t.Parallel()
 			e := startOIDC(t, kind)
 			ctx := context.Background()
-			user1 := "test-user@" + strings.Split(strings.TrimPrefix(e.issuer, "http://"), ":")[0]
+			const user1 = "ann"
 
 			b := newBrowser(t)
 			resp, body := b.login(e, user1)
@@ -253,7 +287,7 @@ func TestOIDCLogin(t *testing.T) {
 					t.Fatalf("callback cookies lack %q: %s", want, cookies)
 				}
 			}
-			u, err := e.store.UserByEmail(ctx, "test-user@zitadel.ch")
+			u, err := e.store.UserByEmail(ctx, "ann@example.org")
 			if err != nil {
 				t.Fatalf("user created at first login: %v", err)
 			}
@@ -285,16 +319,26 @@ func TestOIDCLogin(t *testing.T) {
 
 			// An existing account with the address the provider verified
 			// is linked and keeps its role.
-			existing := &store.User{Email: "test-user2@zitadel.ch", Role: store.RoleAdmin}
+			existing := &store.User{Email: "bob@example.org", Role: store.RoleAdmin}
 			if err := e.store.CreateUser(ctx, existing); err != nil {
 				t.Fatal(err)
 			}
 			b3 := newBrowser(t)
-			if resp, body := b3.login(e, "test-user2"); resp.StatusCode != http.StatusFound {
+			if resp, body := b3.login(e, "bob"); resp.StatusCode != http.StatusFound {
 				t.Fatalf("login of an existing account: %d %s", resp.StatusCode, body)
 			}
 			if me := e.me(b3.accessToken(e)); me["id"] != existing.ID || me["role"] != "admin" {
 				t.Fatalf("existing account: %v", me)
+			}
+
+			// An existing account whose address the provider has not
+			// verified is not taken over.
+			if err := e.store.CreateUser(ctx, &store.User{Email: "eve@example.org", Role: store.RoleAdmin}); err != nil {
+				t.Fatal(err)
+			}
+			resp, body = newBrowser(t).login(e, "eve")
+			if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "not verified") {
+				t.Fatalf("unverified address of an existing account: %d %s", resp.StatusCode, body)
 			}
 
 			// Wrong state: the callback is refused and starts no session.
@@ -321,6 +365,29 @@ func TestOIDCLogin(t *testing.T) {
 				t.Fatalf("wrong nonce: %d %s", resp.StatusCode, body)
 			}
 
+			// A login cookie altered in the browser no longer counts.
+			b5 := newBrowser(t)
+			cb = b5.signIn(b5.startLogin(e).String(), user1)
+			jarURL, _ := url.Parse(e.url + oidcCallbackPath)
+			for _, c := range b5.c.Jar.Cookies(jarURL) {
+				if c.Name == "tributary_oidc" {
+					// The payload, base64 of JSON, starts with "ey".
+					c.Value = "fy" + c.Value[2:]
+					b5.c.Jar.SetCookies(jarURL, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/api/v1/auth/oidc"}})
+				}
+			}
+			if resp, body := b5.get(cb.String()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "no login in progress") {
+				t.Fatalf("altered login cookie: %d %s", resp.StatusCode, body)
+			}
+
+			// The provider's refusal is passed on.
+			b6 := newBrowser(t)
+			state := b6.startLogin(e).Query().Get("state")
+			resp, body = b6.get(e.url + oidcCallbackPath + "?" + url.Values{"state": {state}, "error": {"access_denied"}, "error_description": {"the user cancelled"}}.Encode())
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "access_denied") {
+				t.Fatalf("provider error: %d %s", resp.StatusCode, body)
+			}
+
 			// A callback in a browser that never started the login.
 			cb = newBrowser(t).signIn(b4.startLogin(e).String(), user1)
 			if resp, body := newBrowser(t).get(cb.String()); resp.StatusCode != http.StatusBadRequest {
@@ -342,12 +409,24 @@ func TestOIDCLogin(t *testing.T) {
 	}
 }
 
-// TestOIDCNotConfigured: without a provider the routes say so.
+// TestOIDCNotConfigured: without a provider the routes say so; with one
+// that does not answer, login says that.
 func TestOIDCNotConfigured(t *testing.T) {
 	e := startAuth(t, "sqlite", api.AuthConfig{})
 	for _, p := range []string{"/api/v1/auth/oidc/login", "/api/v1/auth/oidc/callback?code=x&state=y"} {
 		if a := e.call("GET", p, "", nil); a.status != http.StatusNotImplemented {
 			t.Fatalf("%s: %d %s", p, a.status, a.raw)
 		}
+	}
+	// A port nothing listens on once its listener is closed.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	sso, err := auth.NewOIDC(auth.OIDCConfig{IssuerURL: down.URL, ClientID: "c", RedirectURL: "http://127.0.0.1/cb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = startAuth(t, "sqlite", api.AuthConfig{OIDC: sso})
+	if a := e.call("GET", "/api/v1/auth/oidc/login", "", nil); a.status != http.StatusBadGateway || !strings.Contains(a.raw, "cannot be reached") {
+		t.Fatalf("provider down: %d %s", a.status, a.raw)
 	}
 }
