@@ -65,7 +65,8 @@ func New(cfg Config) http.Handler {
 	hc := huma.DefaultConfig("Tributary", cfg.Version)
 	hc.Info.Description = "Pipelines, connections and runs of a Tributary server."
 	hc.OpenAPIPath = "/api/openapi"
-	hc.DocsPath = "/api/docs"
+	// The reference at /api/docs is rendered by the server (reference.go).
+	hc.DocsPath = ""
 	hc.SchemasPath = "/api/schemas"
 	// Bodies stay plain JSON: no $schema links added to every response.
 	hc.CreateHooks = nil
@@ -92,6 +93,7 @@ func New(cfg Config) http.Handler {
 	s.users(api)
 	s.tokens(api)
 	s.auditLog(api)
+	mux.Handle("GET /api/docs", reference(api))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
