@@ -24,10 +24,10 @@ type refResponse struct{ Status, Doc, Body string }
 
 type refOp struct {
 	ID, Method, Path, Summary, Doc, Role string
-	Params                                []refField
-	Body                                  string
-	BodyFields                            []refField
-	Responses                             []refResponse
+	Params                               []refField
+	Body                                 string
+	BodyFields                           []refField
+	Responses                            []refResponse
 }
 
 type refTag struct {
