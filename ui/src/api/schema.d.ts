@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List notification channels by name, secrets masked */
+        /** List notification channels, filtered by name and type, sorted; secrets masked */
         get: operations["list-alert-channels"];
         put?: never;
         /** Create a notification channel */
@@ -105,7 +105,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List alert rules by name */
+        /** List alert rules, filtered by name and enabled, sorted */
         get: operations["list-alert-rules"];
         put?: never;
         /** Create an alert rule */
@@ -2496,6 +2496,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip */
                 offset?: number;
+                /** @description Keep channels whose name contains this, ignoring case */
+                name?: string;
+                /** @description Keep channels of this type */
+                type?: "webhook" | "email";
+                /** @description Sort key; a leading - sorts descending */
+                sort?: "name" | "-name" | "created_at" | "-created_at" | "updated_at" | "-updated_at";
             };
             header?: never;
             path?: never;
@@ -2766,6 +2772,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip */
                 offset?: number;
+                /** @description Keep rules whose name contains this, ignoring case */
+                name?: string;
+                /** @description Keep enabled (true) or disabled (false) rules */
+                enabled?: "true" | "false";
+                /** @description Sort key; a leading - sorts descending */
+                sort?: "name" | "-name" | "created_at" | "-created_at" | "updated_at" | "-updated_at";
             };
             header?: never;
             path?: never;
