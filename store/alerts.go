@@ -198,7 +198,7 @@ func (s *sqlStore) CreateAlertChannel(ctx context.Context, c *AlertChannel) erro
 	c.ID = uuid.NewString()
 	c.CreatedAt = now()
 	c.UpdatedAt = c.CreatedAt
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO alert_channels (`+alertChannelCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
+	_, err = s.exec(ctx, s.q(`INSERT INTO alert_channels (`+alertChannelCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
 		c.ID, c.Name, c.Type, string(cfg), c.CreatedAt, c.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("alert channel %q: %w", c.Name, ErrConflict)
@@ -212,7 +212,7 @@ func (s *sqlStore) UpdateAlertChannel(ctx context.Context, c *AlertChannel) erro
 		return fmt.Errorf("alert channel config: %w", err)
 	}
 	c.UpdatedAt = now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE alert_channels SET name = ?, type = ?, config = ?, updated_at = ? WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE alert_channels SET name = ?, type = ?, config = ?, updated_at = ? WHERE id = ?`),
 		c.Name, c.Type, string(cfg), c.UpdatedAt, c.ID)
 	if isUnique(err) {
 		return fmt.Errorf("alert channel %q: %w", c.Name, ErrConflict)
@@ -250,7 +250,7 @@ func (s *sqlStore) AlertChannels(ctx context.Context, page Page) ([]AlertChannel
 }
 
 func (s *sqlStore) DeleteAlertChannel(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM alert_channels WHERE id = ?`), id)
+	res, err := s.exec(ctx, s.q(`DELETE FROM alert_channels WHERE id = ?`), id)
 	return affected(res, err, "alert channel "+id)
 }
 
@@ -300,7 +300,7 @@ func (s *sqlStore) CreateAlertRule(ctx context.Context, r *AlertRule) error {
 	r.ID = uuid.NewString()
 	r.CreatedAt = now()
 	r.UpdatedAt = r.CreatedAt
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO alert_rules (`+alertRuleCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = s.exec(ctx, s.q(`INSERT INTO alert_rules (`+alertRuleCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Name, events, pipes, chans, r.Enabled, r.CreatedAt, r.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("alert rule %q: %w", r.Name, ErrConflict)
@@ -314,7 +314,7 @@ func (s *sqlStore) UpdateAlertRule(ctx context.Context, r *AlertRule) error {
 		return err
 	}
 	r.UpdatedAt = now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE alert_rules SET name = ?, events = ?, pipeline_ids = ?, channel_ids = ?, enabled = ?, updated_at = ? WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE alert_rules SET name = ?, events = ?, pipeline_ids = ?, channel_ids = ?, enabled = ?, updated_at = ? WHERE id = ?`),
 		r.Name, events, pipes, chans, r.Enabled, r.UpdatedAt, r.ID)
 	if isUnique(err) {
 		return fmt.Errorf("alert rule %q: %w", r.Name, ErrConflict)
@@ -354,7 +354,7 @@ func (s *sqlStore) EnabledAlertRules(ctx context.Context) ([]AlertRule, error) {
 }
 
 func (s *sqlStore) DeleteAlertRule(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM alert_rules WHERE id = ?`), id)
+	res, err := s.exec(ctx, s.q(`DELETE FROM alert_rules WHERE id = ?`), id)
 	return affected(res, err, "alert rule "+id)
 }
 
@@ -451,7 +451,7 @@ func (s *sqlStore) ClaimAlertDeliveries(ctx context.Context, limit int, leaseUnt
 		// The condition is checked again: another process may have
 		// claimed the delivery since the select, and then this update
 		// changes nothing.
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE alert_deliveries SET status = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+		res, err := s.exec(ctx, s.q(`UPDATE alert_deliveries SET status = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
 			WHERE id = ? AND `+due),
 			DeliverySending, leaseUntil, at, id, DeliveryPending, at, DeliverySending, at)
 		if err != nil {
@@ -477,7 +477,7 @@ func (s *sqlStore) FinishAlertDelivery(ctx context.Context, d *AlertDelivery) er
 		sent = utc(*d.SentAt)
 	}
 	d.UpdatedAt = now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE alert_deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, sent_at = ?, lease_until = NULL, updated_at = ? WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE alert_deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, sent_at = ?, lease_until = NULL, updated_at = ? WHERE id = ?`),
 		d.Status, d.Attempts, d.LastError, utc(d.NextAttemptAt), sent, d.UpdatedAt, d.ID)
 	return affected(res, err, "alert delivery "+d.ID)
 }

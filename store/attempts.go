@@ -190,7 +190,7 @@ func (s *sqlStore) RenewAttempt(ctx context.Context, id string, attempt int, lea
 	if progress != nil {
 		p = string(progress)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET lease_until = ?, result = COALESCE(?, result) WHERE id = ? AND status = ? AND attempts = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE runs SET lease_until = ?, result = COALESCE(?, result) WHERE id = ? AND status = ? AND attempts = ?`),
 		leaseUntil.UTC(), p, id, Running, attempt)
 	if err := affected(res, err, "running run "+id); !errors.Is(err, ErrNotFound) {
 		return Running, err

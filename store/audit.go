@@ -92,7 +92,7 @@ func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
 	if s.postgres {
 		return s.db.QueryRowContext(ctx, s.q(q+` RETURNING id`), args...).Scan(&e.ID)
 	}
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (s *sqlStore) AuditEntries(ctx context.Context, f AuditFilter, page Page) (
 }
 
 func (s *sqlStore) PruneAudit(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM audit_log WHERE at < ?`), before.UTC())
+	res, err := s.exec(ctx, s.q(`DELETE FROM audit_log WHERE at < ?`), before.UTC())
 	if err != nil {
 		return 0, err
 	}

@@ -259,7 +259,7 @@ func (s *sqlStore) CreateUser(ctx context.Context, u *User) error {
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	u.CreatedAt = now()
 	u.UpdatedAt = u.CreatedAt
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
 		u.ID, u.Email, u.Name, string(u.Role), u.Disabled, u.EmailVerified, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("user %s: %w", u.Email, ErrConflict)
@@ -304,7 +304,7 @@ func (s *sqlStore) CountUsers(ctx context.Context) (int, error) {
 func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	u.UpdatedAt = now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET email = ?, name = ?, role = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE users SET email = ?, name = ?, role = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?`),
 		u.Email, u.Name, string(u.Role), u.Disabled, u.EmailVerified, u.UpdatedAt, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("user %s: %w", u.Email, ErrConflict)
@@ -313,12 +313,12 @@ func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
 }
 
 func (s *sqlStore) SetUserPassword(ctx context.Context, id, hash string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, now(), id)
+	res, err := s.exec(ctx, s.q(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, now(), id)
 	return affected(res, err, "user "+id)
 }
 
 func (s *sqlStore) SetUserLastLogin(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), at.UTC(), id)
+	res, err := s.exec(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), at.UTC(), id)
 	return affected(res, err, "user "+id)
 }
 
@@ -443,12 +443,12 @@ func (s *sqlStore) Sessions(ctx context.Context, userID string) ([]Session, erro
 }
 
 func (s *sqlStore) RevokeSession(ctx context.Context, userID, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`), now(), id, userID)
+	res, err := s.exec(ctx, s.q(`UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`), now(), id, userID)
 	return affected(res, err, "session "+id)
 }
 
 func (s *sqlStore) RevokeSessions(ctx context.Context, userID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE auth_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`), now(), userID)
+	res, err := s.exec(ctx, s.q(`UPDATE auth_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`), now(), userID)
 	if err != nil {
 		return 0, err
 	}
@@ -480,7 +480,7 @@ func (s *sqlStore) CreateAPIToken(ctx context.Context, t *APIToken) error {
 		t.ExpiresAt = &e
 		exp = e
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`),
 		t.ID, t.UserID, t.Name, string(t.Role), t.Hash, t.Prefix, t.CreatedAt, exp)
 	return err
 }
@@ -520,19 +520,19 @@ func (s *sqlStore) APITokens(ctx context.Context, userID string, page Page) ([]A
 }
 
 func (s *sqlStore) RevokeAPIToken(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), now(), id)
+	res, err := s.exec(ctx, s.q(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), now(), id)
 	return affected(res, err, "api token "+id)
 }
 
 func (s *sqlStore) TouchAPIToken(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`), at.UTC().Truncate(time.Microsecond), id)
+	_, err := s.exec(ctx, s.q(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`), at.UTC().Truncate(time.Microsecond), id)
 	return err
 }
 
 // One-time tokens.
 
 func (s *sqlStore) CreateOneTimeToken(ctx context.Context, t *OneTimeToken) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO one_time_tokens (hash, user_id, purpose, expires_at) VALUES (?, ?, ?, ?)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO one_time_tokens (hash, user_id, purpose, expires_at) VALUES (?, ?, ?, ?)`),
 		t.Hash, t.UserID, t.Purpose, t.ExpiresAt.UTC())
 	return err
 }
@@ -600,7 +600,7 @@ func (s *sqlStore) UserByIdentity(ctx context.Context, issuer, subject string) (
 }
 
 func (s *sqlStore) LinkIdentity(ctx context.Context, userID, issuer, subject string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)`),
 		issuer, subject, userID, now())
 	if isUnique(err) {
 		return fmt.Errorf("identity %s of %s: %w", subject, issuer, ErrConflict)

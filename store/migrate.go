@@ -80,7 +80,7 @@ var runTriggerMigration = portable(`ALTER TABLE runs ADD COLUMN triggered_by TEX
 // migrate applies the migrations not yet applied, each in its own
 // transaction with its version row, so a crash leaves a whole step or none.
 func (s *sqlStore) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tributary_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
+	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS tributary_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
 	for i, m := range migrations {

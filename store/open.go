@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -78,7 +79,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	// costs more than most queries: keep connections for concurrent
 	// requests instead of database/sql's two idle ones.
 	db.SetMaxIdleConns(sqliteIdleConns)
-	s := &SQLite{sqlStore: sqlStore{db: db}, path: path}
+	s := &SQLite{sqlStore: sqlStore{db: db, writes: &sync.Mutex{}}, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)

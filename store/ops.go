@@ -253,7 +253,7 @@ func (s *sqlStore) recordRunStats(ctx context.Context, runID string, replace boo
 		conflict = `DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
 			rows_read = excluded.rows_read, rows_written = excluded.rows_written, rows_quarantined = excluded.rows_quarantined`
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO run_stats (run_id, pipeline_id, status, finished_at, duration_ms, rows_read, rows_written, rows_quarantined)
+	_, err = s.exec(ctx, s.q(`INSERT INTO run_stats (run_id, pipeline_id, status, finished_at, duration_ms, rows_read, rows_written, rows_quarantined)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) `+conflict),
 		r.ID, r.PipelineID, r.Status, r.FinishedAt.UTC(), d.Milliseconds(), read, written, quarantined)
 	if err != nil {
@@ -529,7 +529,7 @@ func (s *sqlStore) Heartbeat(ctx context.Context, w *WorkerBeat) error {
 	if w.StoppedAt != nil {
 		stopped = w.StoppedAt.UTC()
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO workers (id, host, pid, version, started_at, last_seen, workers, runs_in_flight, stopped_at)
+	_, err := s.exec(ctx, s.q(`INSERT INTO workers (id, host, pid, version, started_at, last_seen, workers, runs_in_flight, stopped_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, workers = excluded.workers,
 		runs_in_flight = excluded.runs_in_flight, stopped_at = excluded.stopped_at`),
 		w.ID, w.Host, w.PID, w.Version, w.StartedAt.UTC(), w.LastSeen.UTC(), w.Workers, w.RunsInFlight, stopped)
@@ -584,7 +584,7 @@ func (s *sqlStore) SetRetention(ctx context.Context, r RetentionSettings) error 
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+	_, err = s.exec(ctx, s.q(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`), retentionKey, string(b), now())
 	if err != nil {
 		return fmt.Errorf("save retention settings: %w", err)
@@ -599,7 +599,7 @@ func (s *sqlStore) Purge(ctx context.Context, r RetentionSettings, at time.Time)
 	at = at.UTC()
 	days := func(n int) time.Time { return at.Add(-time.Duration(n) * 24 * time.Hour) }
 	exec := func(query string, args ...any) (int64, error) {
-		res, err := s.db.ExecContext(ctx, s.q(query), args...)
+		res, err := s.exec(ctx, s.q(query), args...)
 		if err != nil {
 			return 0, err
 		}
@@ -649,7 +649,7 @@ func (s *sqlStore) deleteBatches(ctx context.Context, table, key, where string, 
 	query := s.q(`DELETE FROM ` + table + ` WHERE ` + key + ` IN (SELECT ` + key + ` FROM ` + table + ` WHERE ` + where + ` LIMIT ` + fmt.Sprint(purgeBatch) + `)`)
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, query, args...)
+		res, err := s.exec(ctx, query, args...)
 		if err != nil {
 			return total, err
 		}
@@ -673,7 +673,7 @@ func (s *sqlStore) purgeQuarantine(ctx context.Context, before time.Time) (int64
 	if err != nil {
 		return n, err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE run_quarantine_counts SET kept = (SELECT count(*) FROM run_quarantine q
+	_, err = s.exec(ctx, `UPDATE run_quarantine_counts SET kept = (SELECT count(*) FROM run_quarantine q
 		WHERE q.run_id = run_quarantine_counts.run_id AND q.stream = run_quarantine_counts.stream)
 		WHERE kept <> (SELECT count(*) FROM run_quarantine q
 		WHERE q.run_id = run_quarantine_counts.run_id AND q.stream = run_quarantine_counts.stream)`)

@@ -192,7 +192,7 @@ func (s *sqlStore) ScheduleStates(ctx context.Context) (map[string]ScheduleState
 }
 
 func (s *sqlStore) StartSchedule(ctx context.Context, pipelineID, schedule string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO pipeline_schedules (pipeline_id, schedule, next_slot, updated_at) VALUES (?, ?, ?, ?)
+	_, err := s.exec(ctx, s.q(`INSERT INTO pipeline_schedules (pipeline_id, schedule, next_slot, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (pipeline_id) DO UPDATE SET schedule = excluded.schedule, next_slot = excluded.next_slot, updated_at = excluded.updated_at
 		WHERE pipeline_schedules.schedule <> excluded.schedule`), pipelineID, schedule, next.UTC(), now())
 	if isForeignKey(err) {
@@ -202,13 +202,13 @@ func (s *sqlStore) StartSchedule(ctx context.Context, pipelineID, schedule strin
 }
 
 func (s *sqlStore) AdvanceSchedule(ctx context.Context, pipelineID string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE pipeline_schedules SET next_slot = ?, updated_at = ? WHERE pipeline_id = ? AND next_slot < ?`),
+	_, err := s.exec(ctx, s.q(`UPDATE pipeline_schedules SET next_slot = ?, updated_at = ? WHERE pipeline_id = ? AND next_slot < ?`),
 		next.UTC(), now(), pipelineID, next.UTC())
 	return err
 }
 
 func (s *sqlStore) StopSchedule(ctx context.Context, pipelineID string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM pipeline_schedules WHERE pipeline_id = ?`), pipelineID)
+	_, err := s.exec(ctx, s.q(`DELETE FROM pipeline_schedules WHERE pipeline_id = ?`), pipelineID)
 	return err
 }
 
@@ -450,7 +450,7 @@ func (s *sqlStore) CheckLateSlots(ctx context.Context, at time.Time) ([]Slot, er
 	}
 	// Slots whose pipeline has succeeded since are settled in one go: the
 	// usual case, and one statement however many pipelines there are.
-	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE schedule_slots SET settled = TRUE
+	if _, err := s.exec(ctx, s.q(`UPDATE schedule_slots SET settled = TRUE
 		WHERE settled = FALSE AND late_at <= ? AND EXISTS (SELECT 1 FROM runs r WHERE r.pipeline_id = schedule_slots.pipeline_id AND r.status = ? AND r.created_at >= schedule_slots.fired_at)`),
 		at, Succeeded); err != nil {
 		return nil, fmt.Errorf("settle slots: %w", err)
@@ -476,7 +476,7 @@ func (s *sqlStore) CheckLateSlots(ctx context.Context, at time.Time) ([]Slot, er
 	for _, sl := range due {
 		// The conditional update makes one scheduler, and only one, the
 		// one that reports the slot.
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE schedule_slots SET settled = TRUE, late = TRUE WHERE pipeline_id = ? AND slot = ? AND settled = FALSE`),
+		res, err := s.exec(ctx, s.q(`UPDATE schedule_slots SET settled = TRUE, late = TRUE WHERE pipeline_id = ? AND slot = ? AND settled = FALSE`),
 			sl.PipelineID, sl.Slot)
 		if err != nil {
 			return late, err
@@ -492,7 +492,7 @@ func (s *sqlStore) CheckLateSlots(ctx context.Context, at time.Time) ([]Slot, er
 }
 
 func (s *sqlStore) PruneSlots(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM schedule_slots WHERE slot < ? AND settled = TRUE`), before.UTC())
+	res, err := s.exec(ctx, s.q(`DELETE FROM schedule_slots WHERE slot < ? AND settled = TRUE`), before.UTC())
 	if err != nil {
 		return 0, err
 	}

@@ -25,6 +25,21 @@ type sqlStore struct {
 	// stmts holds the embedded store's prepared list queries by text:
 	// parsing a query cost SQLite about as much as running it.
 	stmts sync.Map
+	// writes, on the embedded store, lets one write at a time reach
+	// SQLite's single writer. Others wait their turn here rather than in
+	// SQLite's busy handler, which sleeps ever longer between tries: under
+	// hundreds of runs at once, writers would spend seconds asleep while
+	// the lock sat free.
+	writes *sync.Mutex
+}
+
+// exec runs a statement that writes.
+func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.writes != nil {
+		s.writes.Lock()
+		defer s.writes.Unlock()
+	}
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
@@ -70,6 +85,10 @@ func (s *sqlStore) query(ctx context.Context, query string, args ...any) (*sql.R
 }
 
 func (s *sqlStore) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.writes != nil {
+		s.writes.Lock()
+		defer s.writes.Unlock()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -149,7 +168,7 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c *Connection) error {
 	c.ID = uuid.NewString()
 	c.CreatedAt = now()
 	c.UpdatedAt = c.CreatedAt
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
+	_, err = s.exec(ctx, s.q(`INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
 		c.ID, c.Name, c.Connector, string(cfg), c.CreatedAt, c.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("connection %q: %w", c.Name, ErrConflict)
@@ -163,7 +182,7 @@ func (s *sqlStore) UpdateConnection(ctx context.Context, c *Connection) error {
 		return fmt.Errorf("connection config: %w", err)
 	}
 	c.UpdatedAt = now()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE connections SET name = ?, connector = ?, config = ?, updated_at = ? WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE connections SET name = ?, connector = ?, config = ?, updated_at = ? WHERE id = ?`),
 		c.Name, c.Connector, string(cfg), c.UpdatedAt, c.ID)
 	if isUnique(err) {
 		return fmt.Errorf("connection %q: %w", c.Name, ErrConflict)
@@ -209,7 +228,7 @@ func (s *sqlStore) Connections(ctx context.Context, page Page) ([]Connection, er
 }
 
 func (s *sqlStore) DeleteConnection(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM connections WHERE id = ?`), id)
+	res, err := s.exec(ctx, s.q(`DELETE FROM connections WHERE id = ?`), id)
 	return affected(res, err, "connection "+id)
 }
 
@@ -314,7 +333,7 @@ func (s *sqlStore) PipelineVersions(ctx context.Context, id string, page Page) (
 }
 
 func (s *sqlStore) SetPipelineEnabled(ctx context.Context, id string, enabled bool) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE pipelines SET enabled = ?, updated_at = ? WHERE id = ?`), enabled, now(), id)
+	res, err := s.exec(ctx, s.q(`UPDATE pipelines SET enabled = ?, updated_at = ? WHERE id = ?`), enabled, now(), id)
 	return affected(res, err, "pipeline "+id)
 }
 
@@ -402,7 +421,7 @@ func (s *sqlStore) RenewRun(ctx context.Context, id string, leaseUntil time.Time
 	if progress != nil {
 		p = string(progress)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET lease_until = ?, result = COALESCE(?, result) WHERE id = ? AND status = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE runs SET lease_until = ?, result = COALESCE(?, result) WHERE id = ? AND status = ?`),
 		leaseUntil.UTC(), p, id, Running)
 	return affected(res, err, "running run "+id)
 }
@@ -412,13 +431,13 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, status RunStatus, e
 	if result != nil {
 		r = string(result)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, result = COALESCE(?, result), finished_at = ?, lease_until = NULL WHERE id = ?`),
+	res, err := s.exec(ctx, s.q(`UPDATE runs SET status = ?, error = ?, result = COALESCE(?, result), finished_at = ?, lease_until = NULL WHERE id = ?`),
 		status, errMsg, r, now(), id)
 	return affected(res, err, "run "+id)
 }
 
 func (s *sqlStore) CancelRun(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, finished_at = ?, lease_until = NULL WHERE id = ? AND status IN (?, ?)`),
+	res, err := s.exec(ctx, s.q(`UPDATE runs SET status = ?, finished_at = ?, lease_until = NULL WHERE id = ? AND status IN (?, ?)`),
 		Cancelled, now(), id, Queued, Running)
 	if err := affected(res, err, "run "+id); err == nil || !errors.Is(err, ErrNotFound) {
 		return err
@@ -430,14 +449,14 @@ func (s *sqlStore) CancelRun(ctx context.Context, id string) error {
 }
 
 func (s *sqlStore) RequeueRun(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, lease_until = NULL WHERE id = ? AND status = ?`), Queued, id, Running)
+	res, err := s.exec(ctx, s.q(`UPDATE runs SET status = ?, lease_until = NULL WHERE id = ? AND status = ?`), Queued, id, Running)
 	return affected(res, err, "running run "+id)
 }
 
 // Run logs.
 
 func (s *sqlStore) AddRunLog(ctx context.Context, runID, level, msg string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)`), runID, now(), level, msg)
+	_, err := s.exec(ctx, s.q(`INSERT INTO run_logs (run_id, at, level, message) VALUES (?, ?, ?, ?)`), runID, now(), level, msg)
 	return err
 }
 
