@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/msgrows"
 )
 
 // DestinationConfig configures the kafka destination.
@@ -102,17 +103,13 @@ func (w *writer) promise(_ *kgo.Record, err error) {
 // Write produces one record per row: the row as a JSON object, keyed by
 // its primary key's values.
 func (w *writer) Write(ctx context.Context, b *connector.Batch) error {
-	keyIdx := make([]int, 0, len(w.load.PrimaryKey))
-	for _, k := range w.load.PrimaryKey {
-		i := b.Schema.Index(k)
-		if i < 0 {
-			return fmt.Errorf("primary key field %q is not in the stream's schema", k)
-		}
-		keyIdx = append(keyIdx, i)
+	keyIdx, err := msgrows.KeyIndexes(b.Schema, w.load.PrimaryKey)
+	if err != nil {
+		return err
 	}
 	names := b.Schema.Names()
 	for n, row := range b.Rows {
-		val, err := encodeRow(names, row)
+		val, err := msgrows.EncodeRow(names, row)
 		if err != nil {
 			return fmt.Errorf("row %d: %w", n, err)
 		}
@@ -125,26 +122,6 @@ func (w *writer) Write(ctx context.Context, b *connector.Batch) error {
 		w.d.cl.Produce(ctx, rec, w.promise)
 	}
 	return nil
-}
-
-// encodeRow writes a row as a JSON object with the schema's field order.
-func encodeRow(names []string, row []any) ([]byte, error) {
-	var sb []byte
-	sb = append(sb, '{')
-	for i, n := range names {
-		if i > 0 {
-			sb = append(sb, ',')
-		}
-		k, _ := json.Marshal(n)
-		sb = append(sb, k...)
-		sb = append(sb, ':')
-		v, err := json.Marshal(row[i])
-		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", n, err)
-		}
-		sb = append(sb, v...)
-	}
-	return append(sb, '}'), nil
 }
 
 // encodeKey is the text of a single-field key, or a JSON array of the

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/connectors/msgrows"
 )
 
 // DestinationConfig configures the nats destination.
@@ -84,17 +85,13 @@ type writer struct {
 // restart is a duplicate JetStream drops within its duplicate window,
 // while a new version of the row is not.
 func (w *writer) Write(_ context.Context, b *connector.Batch) error {
-	keyIdx := make([]int, 0, len(w.load.PrimaryKey))
-	for _, k := range w.load.PrimaryKey {
-		i := b.Schema.Index(k)
-		if i < 0 {
-			return fmt.Errorf("primary key field %q is not in the stream's schema", k)
-		}
-		keyIdx = append(keyIdx, i)
+	keyIdx, err := msgrows.KeyIndexes(b.Schema, w.load.PrimaryKey)
+	if err != nil {
+		return err
 	}
 	names := b.Schema.Names()
 	for n, row := range b.Rows {
-		val, err := encodeRow(names, row)
+		val, err := msgrows.EncodeRow(names, row)
 		if err != nil {
 			return fmt.Errorf("row %d: %w", n, err)
 		}
@@ -120,24 +117,6 @@ func (w *writer) publish(subject string, data []byte, id string) error {
 	}
 	w.acks = append(w.acks, f)
 	return nil
-}
-
-// encodeRow writes a row as a JSON object with the schema's field order.
-func encodeRow(names []string, row []any) ([]byte, error) {
-	out := []byte{'{'}
-	for i, n := range names {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		k, _ := json.Marshal(n)
-		out = append(append(out, k...), ':')
-		v, err := json.Marshal(row[i])
-		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", n, err)
-		}
-		out = append(out, v...)
-	}
-	return append(out, '}'), nil
 }
 
 // Quarantine publishes each reject as JSON to the quarantine subject.
