@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tributary-data/tributary/api"
+	"github.com/tributary-data/tributary/bench/internal/benchstore"
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -230,44 +230,16 @@ func get(client *http.Client, url string, anyBody bool) error {
 }
 
 func openStore(ctx context.Context, kind, pgURL string) (store.Store, func(), error) {
-	switch kind {
-	case "sqlite":
-		dir, err := os.MkdirTemp("", "tributary-bench-api")
-		if err != nil {
-			return nil, nil, err
-		}
-		st, err := store.Open(ctx, store.Options{DataDir: dir})
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, nil, err
-		}
-		return st, func() { st.Close(); os.RemoveAll(filepath.Clean(dir)) }, nil
-	case "postgres":
-		conn, err := pgx.Connect(ctx, pgURL)
-		if err != nil {
-			return nil, nil, err
-		}
-		schema := "bench_api_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-			conn.Close(ctx)
-			return nil, nil, err
-		}
-		drop := func() {
-			conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-			conn.Close(context.Background())
-		}
-		sep := "?"
-		if strings.Contains(pgURL, "?") {
-			sep = "&"
-		}
-		st, err := store.Open(ctx, store.Options{DatabaseURL: pgURL + sep + "search_path=" + schema})
-		if err != nil {
-			drop()
-			return nil, nil, err
-		}
-		return st, func() { st.Close(); drop() }, nil
+	dir, err := os.MkdirTemp("", "tributary-bench-api")
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("-store %q: want sqlite or postgres", kind)
+	st, done, err := benchstore.Open(ctx, kind, dir, pgURL, "bench_api_", "")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return st, func() { done(); os.RemoveAll(filepath.Clean(dir)) }, nil
 }
 
 // result is a finished run's result as the engine writes it, with a

@@ -11,12 +11,9 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tributary-data/tributary/bench/internal/benchstore"
 	_ "github.com/tributary-data/tributary/connectors/all"
 	"github.com/tributary-data/tributary/jobs"
 	"github.com/tributary-data/tributary/scheduler"
@@ -213,41 +210,9 @@ func report(ctx context.Context, st store.Store, ids map[string]bool, first, las
 }
 
 func openStore(ctx context.Context, kind, pgURL string, pool int, dir string) (store.Store, func(), error) {
-	switch kind {
-	case "sqlite":
-		st, err := store.Open(ctx, store.Options{DataDir: filepath.Join(dir, "data")})
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, func() { st.Close() }, nil
-	case "postgres":
-		conn, err := pgx.Connect(ctx, pgURL)
-		if err != nil {
-			return nil, nil, err
-		}
-		schema := "bench_sched_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-			conn.Close(ctx)
-			return nil, nil, err
-		}
-		drop := func() {
-			conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-			conn.Close(context.Background())
-		}
-		sep := "?"
-		if strings.Contains(pgURL, "?") {
-			sep = "&"
-		}
-		url := pgURL + sep + "search_path=" + schema
-		if pool > 0 {
-			url += fmt.Sprintf("&pool_max_conns=%d", pool)
-		}
-		st, err := store.Open(ctx, store.Options{DatabaseURL: url})
-		if err != nil {
-			drop()
-			return nil, nil, err
-		}
-		return st, func() { st.Close(); drop() }, nil
+	params := ""
+	if pool > 0 {
+		params = fmt.Sprintf("pool_max_conns=%d", pool)
 	}
-	return nil, nil, fmt.Errorf("-store %q: want sqlite or postgres", kind)
+	return benchstore.Open(ctx, kind, filepath.Join(dir, "data"), pgURL, "bench_sched_", params)
 }
