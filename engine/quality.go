@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,6 +57,9 @@ func newObserver(r *Run) (*observer, error) {
 	go func() {
 		defer o.done.Done()
 		for ob := range o.batches {
+			if c := r.stats[ob.stream]; c != nil {
+				c.bytes.Add(rowBytes(ob.batch))
+			}
 			q := o.streams[ob.stream]
 			if q.profiler != nil {
 				q.profiler.Observe(ob.batch)
@@ -118,4 +122,31 @@ func (o *observer) verdict(stream string) ([]quality.CheckResult, error) {
 		return res, fmt.Errorf("stream %s: check failed, nothing committed: %s", stream, strings.Join(failed, "; "))
 	}
 	return res, nil
+}
+
+// rowBytes is the size of a batch's rows as [StreamStats.Bytes] counts it.
+func rowBytes(b *connector.Batch) int64 {
+	var n int64
+	for _, row := range b.Rows {
+		for _, v := range row {
+			switch x := v.(type) {
+			case nil:
+			case string:
+				n += int64(len(x))
+			case []byte:
+				n += int64(len(x))
+			case bool:
+				n++
+			case json.RawMessage:
+				n += int64(len(x))
+			case map[string]any, []any:
+				if j, err := json.Marshal(x); err == nil {
+					n += int64(len(j))
+				}
+			default:
+				n += 8
+			}
+		}
+	}
+	return n
 }

@@ -41,12 +41,16 @@ type Result struct {
 
 // StreamStats counts one stream's rows.
 type StreamStats struct {
-	Name          string        `json:"name"`
-	Read          int64         `json:"read"`
-	Written       int64         `json:"written"`
-	Quarantined   int64         `json:"quarantined"`
-	Filtered      int64         `json:"filtered"`
-	Deduplicated  int64         `json:"deduplicated"`
+	Name         string `json:"name"`
+	Read         int64  `json:"read"`
+	Written      int64  `json:"written"`
+	Quarantined  int64  `json:"quarantined"`
+	Filtered     int64  `json:"filtered"`
+	Deduplicated int64  `json:"deduplicated"`
+	// Bytes is the size of the rows written: text and binary values by
+	// their length, JSON values by their encoded length, others by a fixed
+	// width (8 bytes, 1 for a boolean).
+	Bytes         int64         `json:"bytes"`
 	Duration      time.Duration `json:"duration_ns"`
 	RowsPerSecond float64       `json:"rows_per_second"`
 	// Lag is, for a source reading a message stream, the messages
@@ -66,7 +70,7 @@ type StreamStats struct {
 type counters struct {
 	name                                 string
 	read, written, quarantined, filtered atomic.Int64
-	dedup                                atomic.Int64
+	dedup, bytes                         atomic.Int64
 	started, finished                    atomic.Int64 // unix nanos
 }
 
@@ -78,6 +82,7 @@ func (c *counters) stats(now time.Time) StreamStats {
 		Quarantined:  c.quarantined.Load(),
 		Filtered:     c.filtered.Load(),
 		Deduplicated: c.dedup.Load(),
+		Bytes:        c.bytes.Load(),
 	}
 	if st := c.started.Load(); st != 0 {
 		end := c.finished.Load()

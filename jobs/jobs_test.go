@@ -114,6 +114,10 @@ func TestRunsExecuteThroughTheQueue(t *testing.T) {
 			if r, qu := testutil.ToFloat64(runner.Metrics.RowsRead.WithLabelValues("people")), testutil.ToFloat64(runner.Metrics.RowsQuarantined.WithLabelValues("people")); r != 4 || qu != 1 {
 				t.Errorf("rows read and quarantined metrics = %v, %v, want 4, 1", r, qu)
 			}
+			// Three rows written: an int64 id (8 bytes) and a three-letter name each.
+			if b := testutil.ToFloat64(runner.Metrics.BytesWritten.WithLabelValues("people")); b != 33 {
+				t.Errorf("bytes written metric = %v, want 33", b)
+			}
 			// One duration observed per finished run of the pipeline.
 			if n := histogramCount(t, reg, "tributary_run_duration_seconds", "people"); n != 1 {
 				t.Errorf("run durations of people observed %d times, want 1", n)

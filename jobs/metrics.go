@@ -16,6 +16,7 @@ type Metrics struct {
 	RowsRead        *prometheus.CounterVec
 	RowsWritten     *prometheus.CounterVec
 	RowsQuarantined *prometheus.CounterVec
+	BytesWritten    *prometheus.CounterVec
 	Runs            *prometheus.CounterVec
 	RunSeconds      *prometheus.HistogramVec
 	// RunFailures counts failed runs, whether the engine failed or the run
@@ -38,6 +39,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RowsQuarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_rows_quarantined_total", Help: "Rows quarantined, by pipeline.",
 		}, []string{"pipeline"}),
+		BytesWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bytes_written_total", Help: "Bytes of the rows written to destinations (text and binary by length, other values by a fixed width), by pipeline.",
+		}, []string{"pipeline"}),
 		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_runs_total", Help: "Finished runs, by pipeline and final status.",
 		}, []string{"pipeline", "status"}),
@@ -52,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tributary_stream_lag", Help: "Messages behind the last one loaded, by pipeline and stream, while a run over a message stream runs.",
 		}, []string{"pipeline", "stream"}),
 	}
-	reg.MustRegister(m.RowsRead, m.RowsWritten, m.RowsQuarantined, m.Runs, m.RunSeconds, m.RunFailures, m.Lag)
+	reg.MustRegister(m.RowsRead, m.RowsWritten, m.RowsQuarantined, m.BytesWritten, m.Runs, m.RunSeconds, m.RunFailures, m.Lag)
 	return m
 }
 

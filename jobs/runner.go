@@ -492,6 +492,7 @@ func (r *Runner) observe(name string, status store.RunStatus, res *engine.Result
 		m.RowsRead.WithLabelValues(name).Add(float64(s.Read))
 		m.RowsWritten.WithLabelValues(name).Add(float64(s.Written))
 		m.RowsQuarantined.WithLabelValues(name).Add(float64(s.Quarantined))
+		m.BytesWritten.WithLabelValues(name).Add(float64(s.Bytes))
 	}
 	m.Runs.WithLabelValues(name, string(status)).Inc()
 	m.RunSeconds.WithLabelValues(name).Observe(res.Duration.Seconds())
