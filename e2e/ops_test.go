@@ -201,7 +201,7 @@ func TestOps(t *testing.T) {
 			// Every process log line is a JSON object; the runs' lines carry
 			// their run id and pipeline.
 			withRun, runnerLines := 0, 0
-			sc := bufio.NewScanner(bytes.NewReader(s.logs.Bytes()))
+			sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
 			for sc.Scan() {
 				line := sc.Text()
 				if !strings.HasPrefix(line, "{") {
@@ -358,8 +358,8 @@ func TestWorkerMetrics(t *testing.T) {
 	cmd := exec.Command(bin, "worker", "--workers", "1", "--data", filepath.Join(dir, "worker-data"), "--metrics-addr", addr, "--log-format", "json")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -370,11 +370,11 @@ func TestWorkerMetrics(t *testing.T) {
 		select {
 		case err := <-exited:
 			if err != nil {
-				t.Errorf("worker exited with %v:\n%s", err, &logs)
+				t.Errorf("worker exited with %v:\n%s", err, logs)
 			}
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
-			t.Errorf("worker did not stop:\n%s", &logs)
+			t.Errorf("worker did not stop:\n%s", logs)
 		}
 	})
 	get := func(path string) (int, string) {
@@ -392,7 +392,7 @@ func TestWorkerMetrics(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("worker metrics never answered:\n%s", &logs)
+			t.Fatalf("worker metrics never answered:\n%s", logs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -400,7 +400,7 @@ func TestWorkerMetrics(t *testing.T) {
 	var p struct{ ID string }
 	s.json(201, "POST", "/api/v1/pipelines", opsSpec("by-worker", csv, filepath.Join(dir, "out.db")), &p)
 	if r := s.runToEnd(p.ID); r.Status != "succeeded" {
-		t.Fatalf("run %+v\n%s", r, &logs)
+		t.Fatalf("run %+v\n%s", r, logs)
 	}
 	code, body := get("/metrics")
 	if code != 200 {

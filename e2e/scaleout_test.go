@@ -469,7 +469,7 @@ func TestEmbeddedServerKilled(t *testing.T) {
 		addr := freeAddr(t)
 		p := startProc(t, dir, nil, "tributary serving",
 			"serve", "--addr", addr, "--data", filepath.Join(dir, "tributary-data"), "--workers", "1", "--rescue-after", "3s")
-		return p, &server{t: t, base: "http://" + addr, logs: &bytes.Buffer{}}
+		return p, &server{t: t, base: "http://" + addr, logs: &lockedBuffer{}}
 	}
 	first, s := start()
 	runID := s.trigger(s.createPipeline(bigSpec("embedded", dir, map[string]any{"connector": "postgres", "config": map[string]any{"url": pgURL, "schema": dest}}, nil)))

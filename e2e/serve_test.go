@@ -22,7 +22,7 @@ import (
 type server struct {
 	t    *testing.T
 	base string
-	logs *bytes.Buffer
+	logs *lockedBuffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -44,7 +44,7 @@ func serve(t *testing.T, dir string, env []string, args ...string) *server {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	logs := &bytes.Buffer{}
+	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
