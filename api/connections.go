@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tributary-data/tributary/connector"
+	"github.com/tributary-data/tributary/pipeline"
 	"github.com/tributary-data/tributary/store"
 )
 
@@ -84,6 +85,24 @@ func checkConnector(name string) error {
 	return nil
 }
 
+// checkConfig answers 422 with every error of a connection's config, each
+// at its path under body.config. Values are left out: they may be secrets.
+func checkConfig(c *store.Connection) error {
+	errs := pipeline.ValidateConnection(c.Connector, c.Config)
+	if len(errs) == 0 {
+		return nil
+	}
+	details := make([]error, len(errs))
+	for i, e := range errs {
+		loc := "body.config"
+		if e.Path != "" {
+			loc += "." + e.Path
+		}
+		details[i] = &huma.ErrorDetail{Location: loc, Message: e.Msg}
+	}
+	return huma.Error422UnprocessableEntity("invalid connection config", details...)
+}
+
 func (s *server) connections(api huma.API) {
 	s.connectionProbes(api)
 	huma.Register(api, huma.Operation{
@@ -94,6 +113,9 @@ func (s *server) connections(api huma.API) {
 			return nil, err
 		}
 		c := &store.Connection{Name: in.Body.Name, Connector: in.Body.Connector, Config: in.Body.Config}
+		if err := checkConfig(c); err != nil {
+			return nil, err
+		}
 		if err := s.store.CreateConnection(ctx, c); err != nil {
 			return nil, s.fail(ctx, err)
 		}
@@ -152,6 +174,9 @@ func (s *server) connections(api huma.API) {
 			}
 		}
 		c := &store.Connection{ID: in.ID, Name: in.Body.Name, Connector: in.Body.Connector, Config: cfg, CreatedAt: old.CreatedAt}
+		if err := checkConfig(c); err != nil {
+			return nil, err
+		}
 		if err := s.store.UpdateConnection(ctx, c); err != nil {
 			return nil, s.fail(ctx, err)
 		}

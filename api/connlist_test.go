@@ -7,10 +7,14 @@ import (
 
 func TestConnectionListFilterSort(t *testing.T) {
 	kinds(t, func(t *testing.T, e *env) {
-		for _, c := range []struct{ name, connector string }{
-			{"shop_eu", "postgres"}, {"Shop US", "postgres"}, {"files", "csv"},
+		pg, csv := map[string]any{"url": "postgres://x"}, map[string]any{"path": "/x"}
+		for _, c := range []struct {
+			name, connector string
+			config          map[string]any
+		}{
+			{"shop_eu", "postgres", pg}, {"Shop US", "postgres", pg}, {"files", "csv", csv},
 		} {
-			e.must(201, "POST", "/api/v1/connections", map[string]any{"name": c.name, "connector": c.connector, "config": map[string]any{"url": "postgres://x", "path": "/x"}})
+			e.must(201, "POST", "/api/v1/connections", map[string]any{"name": c.name, "connector": c.connector, "config": c.config})
 		}
 		cases := []struct {
 			query string

@@ -134,3 +134,40 @@ func Lookup(name string) (Info, bool) {
 	}
 	return Info{}, false
 }
+
+// OtherRoleKeys returns the config keys the connector declares only for
+// the role it is not used in (destination keys when source is true): a
+// stored connection serving both roles holds both, and each role leaves
+// the other's out.
+func (i Info) OtherRoleKeys(source bool) map[string]bool {
+	if i.Source == nil || i.Destination == nil {
+		return nil
+	}
+	this, other := i.Source, i.Destination
+	if !source {
+		this, other = other, this
+	}
+	known := configKeys(this.Config)
+	out := map[string]bool{}
+	for key := range configKeys(other.Config) {
+		if !known[key] {
+			out[key] = true
+		}
+	}
+	return out
+}
+
+// configKeys returns the top-level properties of a config JSON Schema.
+func configKeys(schema json.RawMessage) map[string]bool {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return nil
+	}
+	out := make(map[string]bool, len(s.Properties))
+	for key := range s.Properties {
+		out[key] = true
+	}
+	return out
+}

@@ -406,7 +406,8 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 		if merged == nil {
 			merged = map[string]any{}
 		}
-		for key := range otherRoleOnly(c.Connector, path == "source") {
+		info, _ := connector.Lookup(c.Connector)
+		for key := range info.OtherRoleKeys(path == "source") {
 			delete(merged, key)
 		}
 		maps.Copy(merged, *cfg)
@@ -418,42 +419,6 @@ func ResolveConnections(ctx context.Context, s store.Store, spec *pipeline.Spec)
 		return errs
 	}
 	return nil
-}
-
-// otherRoleOnly returns the config keys that connector declares for the
-// role it is not used in here, and not for this one.
-func otherRoleOnly(name string, source bool) map[string]bool {
-	info, ok := connector.Lookup(name)
-	if !ok || info.Source == nil || info.Destination == nil {
-		return nil
-	}
-	this, other := info.Source, info.Destination
-	if !source {
-		this, other = other, this
-	}
-	known := configKeys(this.Config)
-	out := map[string]bool{}
-	for key := range configKeys(other.Config) {
-		if !known[key] {
-			out[key] = true
-		}
-	}
-	return out
-}
-
-// configKeys returns the top-level properties of a config JSON Schema.
-func configKeys(schema json.RawMessage) map[string]bool {
-	var s struct {
-		Properties map[string]json.RawMessage `json:"properties"`
-	}
-	if err := json.Unmarshal(schema, &s); err != nil {
-		return nil
-	}
-	out := make(map[string]bool, len(s.Properties))
-	for key := range s.Properties {
-		out[key] = true
-	}
-	return out
 }
 
 // fail records a run that could not start (its pipeline, spec or

@@ -279,3 +279,38 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ValidateConnection checks the config of a stored connection of the
+// connector: it must suit at least one role the connector offers, with
+// the keys only the other role declares left out. Paths are relative to
+// the config.
+func ValidateConnection(name string, cfg map[string]any) []FieldError {
+	info, ok := connector.Lookup(name)
+	if !ok {
+		return []FieldError{{Msg: fmt.Sprintf("unknown connector %q", name)}}
+	}
+	var first []FieldError
+	for _, role := range []struct {
+		spec   *connector.Spec
+		source bool
+	}{{info.Source, true}, {info.Destination, false}} {
+		if role.spec == nil {
+			continue
+		}
+		own := make(map[string]any, len(cfg))
+		other := info.OtherRoleKeys(role.source)
+		for k, v := range cfg {
+			if !other[k] {
+				own[k] = v
+			}
+		}
+		errs := validateConfig(role.spec.Config, own)
+		if len(errs) == 0 {
+			return nil
+		}
+		if first == nil {
+			first = errs
+		}
+	}
+	return first
+}
